@@ -1,0 +1,55 @@
+# classbill: bill an online classroom service from its event rows, in
+# PostgreSQL.  Build with PGXS against PostgreSQL 15:
+#     make && make install && make installcheck
+EXTENSION  = classbill
+EXTVERSION = 1.0
+MODULE_big = classbill
+
+# Plain C, no PostgreSQL types: the rules themselves (fuzzed alone).
+CORE_OBJS = \
+	src/sweep.o \
+	src/usage_value.o \
+	src/state_codec.o
+
+# fmgr glue.
+GLUE_OBJS = \
+	src/classbill.o \
+	src/calendar.o \
+	src/tier.o \
+	src/usage_agg.o \
+	src/usage_type.o
+
+OBJS = $(CORE_OBJS) $(GLUE_OBJS)
+
+# The install script is assembled from one file per concern.
+INSTALL_PARTS = \
+	sql/install/header.sql \
+	sql/install/tier.sql \
+	sql/install/usage.sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress: sql/<test>.sql against expected/<test>.out
+REGRESS = \
+	tier \
+	usage_sessions \
+	usage_days \
+	usage_peak \
+	usage_quality \
+	usage_type \
+	usage_rollup \
+	usage_parallel \
+	bad_input
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+
+PG_CFLAGS = -Wall -Wextra -Werror \
+	-Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
+
+# JIT bitcode would need clang for nothing classbill gains from.
+override with_llvm = no
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * classbill.c
+ *	  Module entry point: settings.
+ *
+ * classbill bills an online classroom service from its event rows inside
+ * PostgreSQL.  The files of src/ follow SPEC.md: event.h and sweep.c (the
+ * rules of SPEC 1), usage_value.c and usage_type.c (the usage type of
+ * SPEC 9), usage_agg.c (the room_usage aggregate), calendar.c (billing
+ * days), tier.c (SPEC 2).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "classbill.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	cb_define_calendar_settings();
+	cb_define_usage_settings();
+	MarkGUCPrefixReserved("classbill");
+}

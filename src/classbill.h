@@ -1,0 +1,39 @@
+/*-------------------------------------------------------------------------
+ *
+ * classbill.h
+ *	  Declarations shared by classbill's PostgreSQL glue.
+ *
+ * The computations live in plain C (event.h, sweep.h, usage_value.h,
+ * state_codec.h); this header is for the files that speak fmgr.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CLASSBILL_H
+#define CLASSBILL_H
+
+#include "postgres.h"
+
+#include "pgtime.h"
+
+#include "usage_value.h"
+
+/* calendar.c: the billing time zone (SPEC 0, 1.6) */
+extern void cb_define_calendar_settings(void);
+extern pg_tz *cb_billing_tz(void);
+extern const char *cb_billing_tz_name(void);
+extern CbCalendar cb_calendar(pg_tz *tz);
+extern pg_tz *cb_lookup_tz(const char *name);
+
+/* usage_agg.c */
+extern void cb_define_usage_settings(void);
+
+/* memory for the plain-C code: CurrentMemoryContext, never NULL */
+extern const CbAlloc cb_palloc_allocator;
+
+/* usage_type.c: build a classbill.usage datum from its logical form */
+extern struct varlena *cb_usage_make(const CbUsage *u);
+
+/* Report a failed plain-C status as a PostgreSQL error. */
+extern void cb_report_status(CbStatus status, const char *what) pg_attribute_noreturn();
+
+#endif							/* CLASSBILL_H */

@@ -1,0 +1,456 @@
+/*-------------------------------------------------------------------------
+ *
+ * sweep.c
+ *	  Turn one room's events into presence per billing day (SPEC 1).
+ *
+ * The rows are sorted into processing order (SPEC 1.3) and replayed once.
+ * Each participant is absent or present; a participant can hold only one
+ * session at a time, so the union of SPEC 1.4 falls out of the replay: a
+ * join while present opens nothing.  The only look-ahead the rules need is
+ * SPEC 1.5's "closes at last evidence": a first pass records, per
+ * participant, the index of their last join/heartbeat and last leave, and
+ * the index of the room's last end.  During the replay, a present
+ * participant whose current row is their last evidence, with no leave of
+ * theirs and no end after it, can never be closed by a later row, so the
+ * session is closed right there, at that row's instant.
+ *
+ * Peaks (SPEC 1.8) are read after all rows of an instant have been
+ * applied, which makes every presence half-open: a hand-over at one
+ * instant never counts two people and a zero-length session never counts.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "sweep.h"
+
+#include <string.h>
+
+/* ----------------------------------------------------------------
+ * Event names
+ * ----------------------------------------------------------------
+ */
+static const char *const kind_names[CB_NUM_KINDS] = {
+	"leave", "stage_down", "end", "heartbeat", "join", "stage_up"
+};
+
+const char *
+cb_kind_name(int kind)
+{
+	if (kind < 0 || kind >= CB_NUM_KINDS)
+		return "?";
+	return kind_names[kind];
+}
+
+static int
+ascii_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+/* Event kinds are case-insensitive (SPEC 1.2); -1 for anything else. */
+int
+cb_parse_kind(const char *s, size_t len)
+{
+	int			k;
+
+	for (k = 0; k < CB_NUM_KINDS; k++)
+	{
+		const char *name = kind_names[k];
+		size_t		i;
+
+		if (strlen(name) != len)
+			continue;
+		for (i = 0; i < len; i++)
+			if (ascii_lower((unsigned char) s[i]) != name[i])
+				break;
+		if (i == len)
+			return k;
+	}
+	return -1;
+}
+
+/* ----------------------------------------------------------------
+ * Sorting
+ *
+ * A bottom-up merge sort: O(n log n) whatever the input, stable, and it
+ * skips merges of runs already in order, so the common case of rows that
+ * arrive nearly in time order costs little more than one pass.
+ * ----------------------------------------------------------------
+ */
+static inline int
+event_less(const CbEvent *a, const CbEvent *b)
+{
+	int64_t		ta = cb_event_at(a);
+	int64_t		tb = cb_event_at(b);
+
+	if (ta != tb)
+		return ta < tb;
+	return a->key < b->key;
+}
+
+int
+cb_events_sorted(const CbEvent *ev, size_t n)
+{
+	size_t		i;
+
+	for (i = 1; i < n; i++)
+		if (event_less(&ev[i], &ev[i - 1]))
+			return 0;
+	return 1;
+}
+
+#define INSERTION_RUN 16
+
+static void
+insertion_sort(CbEvent *ev, size_t n)
+{
+	size_t		i;
+
+	for (i = 1; i < n; i++)
+	{
+		CbEvent		x = ev[i];
+		size_t		j = i;
+
+		while (j > 0 && event_less(&x, &ev[j - 1]))
+		{
+			ev[j] = ev[j - 1];
+			j--;
+		}
+		ev[j] = x;
+	}
+}
+
+static void
+merge_runs(const CbEvent *src, CbEvent *dst, size_t lo, size_t mid, size_t hi)
+{
+	size_t		i = lo,
+				j = mid,
+				k = lo;
+
+	if (mid >= hi || !event_less(&src[mid], &src[mid - 1]))
+	{
+		memcpy(dst + lo, src + lo, (hi - lo) * sizeof(CbEvent));
+		return;
+	}
+	while (i < mid && j < hi)
+	{
+		if (event_less(&src[j], &src[i]))
+			dst[k++] = src[j++];
+		else
+			dst[k++] = src[i++];
+	}
+	if (i < mid)
+		memcpy(dst + k, src + i, (mid - i) * sizeof(CbEvent));
+	else if (j < hi)
+		memcpy(dst + k, src + j, (hi - j) * sizeof(CbEvent));
+}
+
+void
+cb_sort_events(CbEvent *ev, size_t n, CbEvent *tmp)
+{
+	CbEvent    *src = ev,
+			   *dst = tmp;
+	size_t		width,
+				lo;
+
+	if (cb_events_sorted(ev, n))
+		return;
+	for (lo = 0; lo < n; lo += INSERTION_RUN)
+		insertion_sort(ev + lo, (n - lo < INSERTION_RUN) ? n - lo : INSERTION_RUN);
+	for (width = INSERTION_RUN; width < n; width *= 2)
+	{
+		CbEvent    *swap;
+
+		for (lo = 0; lo < n; lo += 2 * width)
+		{
+			size_t		mid = (lo + width < n) ? lo + width : n;
+			size_t		hi = (lo + 2 * width < n) ? lo + 2 * width : n;
+
+			merge_runs(src, dst, lo, mid, hi);
+		}
+		swap = src;
+		src = dst;
+		dst = swap;
+	}
+	if (src != ev)
+		memcpy(ev, src, n * sizeof(CbEvent));
+}
+
+/* ----------------------------------------------------------------
+ * Presence per billing day
+ * ----------------------------------------------------------------
+ */
+typedef struct DayTotals
+{
+	CbDayTotal *days;
+	uint32_t	n;
+	uint32_t	cap;
+	uint32_t	last;			/* index of the last day touched */
+	const CbAlloc *mem;
+} DayTotals;
+
+static CbStatus
+day_add(DayTotals *dt, int32_t day, int64_t usec)
+{
+	uint32_t	lo,
+				hi;
+
+	/* sessions of a room mostly fall on the day touched last */
+	if (dt->n > 0 && dt->days[dt->last].day == day)
+	{
+		if (__builtin_add_overflow(dt->days[dt->last].usec, usec,
+								   &dt->days[dt->last].usec))
+			return CB_ERR_OVERFLOW;
+		return CB_OK;
+	}
+
+	lo = 0;
+	hi = dt->n;
+	while (lo < hi)
+	{
+		uint32_t	mid = lo + (hi - lo) / 2;
+
+		if (dt->days[mid].day < day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < dt->n && dt->days[lo].day == day)
+	{
+		dt->last = lo;
+		if (__builtin_add_overflow(dt->days[lo].usec, usec, &dt->days[lo].usec))
+			return CB_ERR_OVERFLOW;
+		return CB_OK;
+	}
+
+	if (dt->n == dt->cap)
+	{
+		uint32_t	newcap = dt->cap ? dt->cap * 2 : 4;
+		CbDayTotal *grown = dt->mem->alloc(dt->mem->arg,
+										   (size_t) newcap * sizeof(CbDayTotal));
+
+		if (grown == NULL)
+			return CB_ERR_NOMEM;
+		if (dt->n > 0)
+			memcpy(grown, dt->days, (size_t) dt->n * sizeof(CbDayTotal));
+		dt->days = grown;
+		dt->cap = newcap;
+	}
+	memmove(dt->days + lo + 1, dt->days + lo,
+			(size_t) (dt->n - lo) * sizeof(CbDayTotal));
+	dt->days[lo].day = day;
+	dt->days[lo].usec = usec;
+	dt->n++;
+	dt->last = lo;
+	return CB_OK;
+}
+
+/* Add presence [s, e) split at billing-day boundaries (SPEC 1.6). */
+static CbStatus
+add_presence(DayTotals *dt, const CbCalendar *cal, int64_t s, int64_t e)
+{
+	while (s < e)
+	{
+		int32_t		day;
+		int64_t		start,
+					end;
+		CbStatus	st;
+
+		cal->day_of(cal->arg, s, &day, &start, &end);
+		if (end <= s)
+			return CB_ERR_RANGE;	/* calendar broke its contract */
+		st = day_add(dt, day, (e < end ? e : end) - s);
+		if (st != CB_OK)
+			return st;
+		s = end;
+	}
+	return CB_OK;
+}
+
+/* ----------------------------------------------------------------
+ * The replay
+ * ----------------------------------------------------------------
+ */
+#define P_PRESENT	0x01
+#define P_STAGE		0x02
+#define P_JOINED	0x04
+
+typedef struct Participant
+{
+	int64_t		open_at;		/* start of the open session */
+	size_t		last_evidence1; /* 1 + index of last join/heartbeat, 0 none */
+	size_t		last_leave1;	/* 1 + index of last leave, 0 none */
+	uint32_t	slot;			/* position in the present list */
+	uint8_t		flags;
+} Participant;
+
+typedef struct Replay
+{
+	Participant *p;
+	uint32_t   *present;		/* participants present now */
+	uint32_t	npresent;
+	int64_t		on_stage;
+	DayTotals	days;
+	const CbCalendar *cal;
+} Replay;
+
+static CbStatus
+close_session(Replay *r, uint32_t pid, int64_t at)
+{
+	Participant *p = &r->p[pid];
+	uint32_t	moved;
+
+	p->flags &= ~P_PRESENT;
+	if (p->flags & P_STAGE)
+	{
+		p->flags &= ~P_STAGE;
+		r->on_stage--;
+	}
+	/* remove from the present list by moving its last entry into the gap */
+	moved = r->present[--r->npresent];
+	r->present[p->slot] = moved;
+	r->p[moved].slot = p->slot;
+	return add_presence(&r->days, r->cal, p->open_at, at);
+}
+
+CbStatus
+cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
+		 const CbCalendar *cal, const CbAlloc *mem,
+		 void (*interrupt) (void), CbSweepResult *out)
+{
+	Replay		r;
+	size_t		last_end1 = 0;
+	size_t		i;
+	int64_t		joined = 0;
+	CbQuality  *q = &out->quality;
+	CbStatus	st = CB_OK;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	q->events = (int64_t) n;
+	r.cal = cal;
+	r.days.mem = mem;
+
+	if (nparticipants > 0)
+	{
+		r.p = mem->alloc(mem->arg, (size_t) nparticipants * sizeof(Participant));
+		r.present = mem->alloc(mem->arg, (size_t) nparticipants * sizeof(uint32_t));
+		if (r.p == NULL || r.present == NULL)
+			return CB_ERR_NOMEM;
+		memset(r.p, 0, (size_t) nparticipants * sizeof(Participant));
+	}
+
+	/* first pass: where each participant's evidence and leaves end */
+	for (i = 0; i < n; i++)
+	{
+		int			kind = cb_event_kind(&ev[i]);
+		uint32_t	pid = cb_event_pid(&ev[i]);
+
+		if (kind == CB_END)
+			last_end1 = i + 1;
+		else if (pid >= nparticipants)
+			return CB_ERR_RANGE;
+		else if (kind == CB_JOIN || kind == CB_HEARTBEAT)
+			r.p[pid].last_evidence1 = i + 1;
+		else if (kind == CB_LEAVE)
+			r.p[pid].last_leave1 = i + 1;
+	}
+
+	/* second pass: replay instant by instant */
+	i = 0;
+	while (i < n)
+	{
+		int64_t		at = cb_event_at(&ev[i]);
+
+		if (interrupt && (i & 0x3FFF) == 0)
+			interrupt();
+
+		for (; i < n && cb_event_at(&ev[i]) == at; i++)
+		{
+			int			kind = cb_event_kind(&ev[i]);
+			uint32_t	pid = cb_event_pid(&ev[i]);
+			Participant *p = &r.p[pid];
+
+			switch (kind)
+			{
+				case CB_LEAVE:
+					if (p->flags & P_PRESENT)
+						st = close_session(&r, pid, at);
+					else
+						q->orphan_leaves++;
+					break;
+				case CB_STAGE_DOWN:
+					if (p->flags & P_STAGE)
+					{
+						p->flags &= ~P_STAGE;
+						r.on_stage--;
+					}
+					else
+						q->stray_stage++;
+					break;
+				case CB_END:
+					while (r.npresent > 0 && st == CB_OK)
+						st = close_session(&r, r.present[r.npresent - 1], at);
+					break;
+				case CB_HEARTBEAT:
+				case CB_JOIN:
+					if (!(p->flags & P_PRESENT))
+					{
+						if (kind == CB_HEARTBEAT)
+						{
+							q->stray_heartbeats++;
+							break;
+						}
+						p->flags |= P_PRESENT | P_JOINED;
+						p->open_at = at;
+						p->slot = r.npresent;
+						r.present[r.npresent++] = pid;
+					}
+					else if (kind == CB_JOIN)
+						q->duplicate_joins++;
+
+					/*
+					 * SPEC 1.5: the last evidence, with no leave and no end
+					 * to come, closes the session here.
+					 */
+					if (p->last_evidence1 == i + 1 &&
+						p->last_leave1 <= i && last_end1 <= i)
+					{
+						q->unterminated++;
+						st = close_session(&r, pid, at);
+					}
+					break;
+				case CB_STAGE_UP:
+					if ((p->flags & (P_PRESENT | P_STAGE)) == P_PRESENT)
+					{
+						p->flags |= P_STAGE;
+						r.on_stage++;
+					}
+					else
+						q->stray_stage++;
+					break;
+				default:
+					return CB_ERR_RANGE;
+			}
+			if (st != CB_OK)
+				return st;
+		}
+
+		/* every row of this instant is in: read the peaks (SPEC 1.8) */
+		if ((int64_t) r.npresent > out->peak)
+			out->peak = (int32_t) r.npresent;
+		if (r.on_stage > out->stage_peak)
+			out->stage_peak = (int32_t) r.on_stage;
+	}
+
+	/* the look-ahead guarantees nobody is left present */
+	if (r.npresent != 0)
+		return CB_ERR_RANGE;
+
+	for (i = 0; i < nparticipants; i++)
+		if (r.p[i].flags & P_JOINED)
+			joined++;
+	out->participants = joined;
+	out->ndays = r.days.n;
+	out->days = r.days.days;
+	return CB_OK;
+}

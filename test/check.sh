@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# test/check.sh: the whole test suite, what .ci/run calls.
+#
+#   bash test/check.sh
+#
+# Installs what is missing, builds and installs classbill, starts a
+# throwaway PostgreSQL 15, then runs
+#   - the pg_regress files of sql/ against expected/ (one per rule group),
+#   - every script in test/t/ (each exits 0 when it passes),
+# and ends with the line "N passed, N failed".
+source "$(dirname "$0")/lib.sh"
+
+cb_install_packages
+cb_build
+cb_start_cluster "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'"
+
+passed=0
+failed=0
+failures=()
+
+cb_say "pg_regress"
+cd "$CB_ROOT"
+rm -rf results regression.diffs regression.out
+set +e
+make -s PG_CONFIG="$PG_CONFIG" installcheck 2>&1 | tee "$CB_TMP/regress.log"
+set -e
+while read -r name result; do
+	if [ "$result" = ok ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("regress/$name")
+	fi
+done < <(sed -n 's/^test \([a-z_0-9]*\) *\.\.\. \(ok\|FAILED\|failed\).*/\1 \2/p' "$CB_TMP/regress.log")
+if [ -f regression.diffs ]; then
+	cp regression.diffs "$CB_TMP/" && head -100 regression.diffs
+fi
+
+for t in "$CB_ROOT"/test/t/*.sh; do
+	name=$(basename "$t" .sh)
+	cb_say "test/t/$name"
+	start=$(date +%s)
+	if bash "$t" >"$CB_TMP/$name.log" 2>&1; then
+		passed=$((passed + 1))
+		tail -3 "$CB_TMP/$name.log"
+		echo "ok $name ($(($(date +%s) - start)) s)"
+	else
+		failed=$((failed + 1))
+		failures+=("t/$name")
+		tail -40 "$CB_TMP/$name.log"
+		echo "FAILED $name"
+	fi
+done
+
+if [ $failed -gt 0 ]; then
+	echo
+	echo "failed: ${failures[*]}"
+fi
+echo
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

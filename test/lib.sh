@@ -1,0 +1,98 @@
+# test/lib.sh: shared by test/demo.sh, test/check.sh and test/bench.sh.
+#
+# Installs what is missing (as root, from Debian's packages), builds and
+# installs classbill, and starts a throwaway PostgreSQL 15 cluster that
+# lives in a temporary directory and is stopped when the script exits.
+# Nothing here relies on a server or cluster the machine already has.
+
+set -euo pipefail
+
+CB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG=$PG_BIN/pg_config
+export PG_CONFIG
+
+cb_say() { printf '\n== %s\n' "$*"; }
+
+# Debian packages classbill needs to build, test and run.
+CB_PACKAGES=(
+	build-essential
+	postgresql-15
+	postgresql-server-dev-15
+	postgresql-client-15
+	postgresql-contrib
+	postgresql-15-cron
+	libipc-run-perl
+)
+
+cb_install_packages() {
+	local missing=() p
+	for p in "${CB_PACKAGES[@]}" "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			missing+=("$p")
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "missing packages: ${missing[*]} (run as root to install them)" >&2
+		exit 1
+	fi
+	cb_say "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+cb_build() {
+	cb_say "building and installing classbill"
+	make -C "$CB_ROOT" -s PG_CONFIG="$PG_CONFIG" >/dev/null
+	make -C "$CB_ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+}
+
+# The server refuses to run as root: use the postgres account then.
+cb_as_server_user() {
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# cb_start_cluster [extra postgresql.conf lines...]
+# Sets PGHOST, PGPORT, PGUSER, PGDATABASE for the rest of the script.
+cb_start_cluster() {
+	CB_TMP=$(mktemp -d /tmp/classbill.XXXXXX)
+	chmod 755 "$CB_TMP"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$CB_TMP"
+	CB_PGDATA=$CB_TMP/data
+	export PGHOST=$CB_TMP PGUSER=postgres PGDATABASE=postgres
+	PGPORT=${CB_PORT:-$((54000 + RANDOM % 1000))}
+	export PGPORT
+	cb_as_server_user "$PG_BIN/initdb" -D "$CB_PGDATA" -U postgres -A trust \
+		--no-sync -E UTF8 --locale=C.UTF-8 >"$CB_TMP/initdb.log"
+	{
+		echo "listen_addresses = ''"
+		echo "unix_socket_directories = '$CB_TMP'"
+		echo "port = $PGPORT"
+		echo "fsync = off"
+		echo "max_worker_processes = 16"
+		echo "max_parallel_workers = 8"
+		local line
+		for line in "$@"; do echo "$line"; done
+	} | cb_as_server_user tee -a "$CB_PGDATA/postgresql.conf" >/dev/null
+	trap cb_stop_cluster EXIT
+	cb_as_server_user "$PG_BIN/pg_ctl" -D "$CB_PGDATA" -l "$CB_TMP/server.log" \
+		-w -s start
+}
+
+cb_stop_cluster() {
+	if [ -n "${CB_PGDATA:-}" ] && [ -f "$CB_PGDATA/postmaster.pid" ]; then
+		cb_as_server_user "$PG_BIN/pg_ctl" -D "$CB_PGDATA" -m immediate -w -s stop || true
+	fi
+	[ -n "${CB_TMP:-}" ] && [ -z "${CB_KEEP:-}" ] && rm -rf "$CB_TMP"
+	return 0
+}
+
+cb_psql() {
+	"$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"
+}

@@ -536,7 +536,7 @@ parse_day(Parser *ps, const char *p, const char *end, CbDayTotal *d)
 	for (dot = sec; dot < end && *dot != '.'; dot++)
 		;
 	if (!parse_count(sec, dot, INT64_MAX / 1000000, &whole))
-		return fail(ps, "expected seconds", sec, (size_t) (end - sec));
+		return fail(ps, "expected whole seconds up to 9223372036854", sec, (size_t) (end - sec));
 	if (dot < end)
 	{
 		fdigits = (int) (end - dot - 1);

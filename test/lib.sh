@@ -62,6 +62,7 @@ cb_as_server_user() {
 # Sets PGHOST, PGPORT, PGUSER, PGDATABASE for the rest of the script.
 cb_start_cluster() {
 	CB_TMP=$(mktemp -d /tmp/classbill.XXXXXX)
+	export CB_TMP
 	chmod 755 "$CB_TMP"
 	[ "$(id -u)" -eq 0 ] && chown postgres: "$CB_TMP"
 	CB_PGDATA=$CB_TMP/data

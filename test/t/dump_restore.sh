@@ -66,26 +66,23 @@ echo "binary:   $copied"
 [ "$before" = "$copied" ] || { echo "binary COPY changed stored usage values"; exit 1; }
 
 # A forged binary value is refused with a clear error, not stored.
-python3 - "$CB_TMP/stored.bin" "$CB_TMP/forged.bin" <<'PY'
-import struct, sys
-data = open(sys.argv[1], 'rb').read()
-# header: 11-byte signature, flags, extension length
-pos = 11 + 4 + 4
-out = bytearray(data[:pos])
-ncols = struct.unpack('>h', data[pos:pos + 2])[0]
-# keep the first tuple only, with its usage field's day count forged
-out += data[pos:pos + 2]
-pos += 2
-for i in range(ncols):
-    ln = struct.unpack('>i', data[pos:pos + 4])[0]
-    field = bytearray(data[pos + 4:pos + 4 + ln])
-    if i == ncols - 1:
-        field[7] += 1          # one more day than the bytes hold
-    out += struct.pack('>i', ln) + field
-    pos += 4 + ln
-out += struct.pack('>h', -1)
-open(sys.argv[2], 'wb').write(out)
-PY
+# Keep the first row of the binary COPY file only, with the day count of
+# its usage value (the last column) raised by one.
+perl -e '
+	local $/; open(my $in, "<:raw", $ARGV[0]) or die; my $d = <$in>;
+	my $pos = 11 + 4 + 4;                       # signature, flags, extension
+	my $out = substr($d, 0, $pos);
+	my $ncols = unpack("s>", substr($d, $pos, 2));
+	$out .= substr($d, $pos, 2); $pos += 2;
+	for my $i (1 .. $ncols) {
+		my $len = unpack("l>", substr($d, $pos, 4));
+		my $field = substr($d, $pos + 4, $len);
+		substr($field, 7, 1) = chr(ord(substr($field, 7, 1)) + 1) if $i == $ncols;
+		$out .= pack("l>", $len) . $field; $pos += 4 + $len;
+	}
+	$out .= pack("s>", -1);
+	open(my $o, ">:raw", $ARGV[1]) or die; print $o $out;
+' "$CB_TMP/stored.bin" "$CB_TMP/forged.bin"
 if cb_psql -d $DST -c "COPY copied FROM STDIN (FORMAT binary)" <"$CB_TMP/forged.bin" 2>"$CB_TMP/forged.err"; then
 	echo "a forged binary value was accepted"
 	exit 1

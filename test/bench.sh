@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# test/bench.sh: benchmark of the usage engine (run by hand, not part of
+# test/check.sh; its summary goes into the README).
+#
+#   bash test/bench.sh                         # as root: full scale
+#   CB_BENCH_ROOMS=2000 bash test/bench.sh     # quick run
+#
+# Starts a throwaway PostgreSQL 15 (lib.sh), generates clean, realistic
+# join/leave event rows deterministically (setseed), and times, in one
+# session, alternating the queries in each round (a, b, c, a, b, c, ...):
+#   (a) the floor: SELECT room, count(*) FROM ev GROUP BY room
+#   (b) SELECT room, classbill.room_usage(participant, event, at)
+#       FROM ev GROUP BY room
+#   (c) the same billable minutes in plain SQL (lead() pairing, range_agg
+#       merge, split at billing-day boundaries, per-day rounding)
+# Each is wrapped in SELECT count(*), sum(...) so only one row reaches the
+# client and no aggregate is dropped. (b) and (c) must give the same total
+# minutes. Then the HashAggregate memory of (a) and (b) (bytes per
+# buffered event), and one room of 5,000,000 events.
+#
+# Settings (environment):
+#   CB_BENCH_ROOMS=100000        rooms of the main table
+#   CB_BENCH_RUNS=5              timed runs of (a) and (b)
+#   CB_BENCH_RUNS_C=3            timed runs of (c) (slow)
+#   CB_BENCH_SEED=0.31           setseed() of the generator
+#   CB_BENCH_BIG_PARTICIPANTS=1000, CB_BENCH_BIG_SESSIONS=2500
+#                                shape of the single big room (events =
+#                                participants * sessions * 2)
+#   CB_BENCH_BIG_RUNS=3          timed runs over the big room
+#   CB_BENCH_JIT=off             the server's jit setting
+source "$(dirname "$0")/lib.sh"
+
+ROOMS=${CB_BENCH_ROOMS:-100000}
+RUNS=${CB_BENCH_RUNS:-5}
+RUNS_C=${CB_BENCH_RUNS_C:-3}
+SEED=${CB_BENCH_SEED:-0.31}
+BIG_PARTS=${CB_BENCH_BIG_PARTICIPANTS:-1000}
+BIG_SESS=${CB_BENCH_BIG_SESSIONS:-2500}
+BIG_RUNS=${CB_BENCH_BIG_RUNS:-3}
+JIT=${CB_BENCH_JIT:-off}
+TZ_BILL=Asia/Shanghai
+
+for v in ROOMS RUNS RUNS_C BIG_PARTS BIG_SESS BIG_RUNS; do
+	case ${!v} in
+	'' | *[!0-9]*) echo "bench: $v must be a positive integer, got '${!v}'" >&2; exit 2 ;;
+	esac
+	[ "${!v}" -ge 1 ] || { echo "bench: $v must be at least 1" >&2; exit 2; }
+done
+
+SETTINGS=(
+	"shared_buffers = '2GB'"
+	"work_mem = '1GB'"
+	"max_parallel_workers_per_gather = 0"
+	"jit = $JIT"
+	"classbill.billing_timezone = '$TZ_BILL'"
+)
+
+script_start=$(date +%s)
+
+cb_install_packages
+cb_build
+cb_start_cluster "${SETTINGS[@]}"
+
+DB=cb_bench
+cb_psql -c "CREATE DATABASE $DB"
+export PGDATABASE=$DB
+cb_psql -c "CREATE EXTENSION classbill" -c "CREATE EXTENSION pg_prewarm"
+
+# ---------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------
+
+# Rooms start anywhere in November 2026 (billing time zone) and last
+# 30 min to 3 h, so some cross a billing-day boundary. Participants per
+# room: 2 + floor(random()^2 * 24), i.e. 2..25, mostly small. Each
+# participant has 1..3 sessions (1 + floor(random()^1.1 * 3), mean about
+# 1.94): the room's time is cut in as many slots, and a session joins in
+# the first 30% of its slot and leaves in the last 30%, so one
+# participant's sessions never overlap. Times carry microseconds.
+# Participant ids are 'u' plus seven digits, distinct within a room.
+# Rows go in in time order, like an append-only event log.
+cb_say "generating $ROOMS rooms (seed $SEED)"
+gen_start=$(date +%s.%N)
+cb_psql -v rooms="$ROOMS" -v seed="$SEED" <<'SQL'
+CREATE TABLE ev (room bigint, participant text, event text, at timestamptz);
+SELECT setseed(:seed) \gset
+INSERT INTO ev (room, participant, event, at)
+WITH rooms AS MATERIALIZED (
+	SELECT g::bigint AS room,
+	       timestamptz '2026-11-01 00:00:00 Asia/Shanghai'
+	         + random() * interval '29 days 20 hours' AS t0,
+	       interval '30 minutes' + random() * interval '150 minutes' AS dur,
+	       2 + floor(random() ^ 2 * 24)::int AS np,
+	       1000000 + floor(random() * 8999000)::int AS ubase
+	FROM generate_series(1, :rooms) g
+), parts AS MATERIALIZED (
+	SELECT r.room, r.t0, r.dur, r.ubase + p AS uid,
+	       1 + floor(random() ^ 1.1 * 3)::int AS ns
+	FROM rooms r, generate_series(1, r.np) p
+), sess AS MATERIALIZED (
+	SELECT q.room, q.uid,
+	       q.t0 + q.dur * ((k - 1 + 0.3 * random()) / q.ns) AS j,
+	       q.t0 + q.dur * ((k - 0.3 * random()) / q.ns) AS l
+	FROM parts q, generate_series(1, q.ns) k
+)
+SELECT s.room, 'u' || s.uid, e.event, e.at
+FROM sess s, LATERAL (VALUES ('join', s.j), ('leave', s.l)) e(event, at)
+ORDER BY e.at;
+VACUUM ANALYZE ev;
+SQL
+gen_secs=$(awk -v a="$gen_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+
+read -r EVENTS NROOMS TABLE_SIZE < <(cb_psql -At -F ' ' -c \
+	"SELECT count(*), count(DISTINCT room), pg_size_pretty(pg_total_relation_size('ev')) FROM ev")
+echo "ev: $EVENTS events, $NROOMS rooms, $TABLE_SIZE, generated in ${gen_secs}s"
+cb_psql -At -c "SELECT 'participants per room: min ' || min(n) || ', avg ' || round(avg(n), 2) || ', max ' || max(n)
+                || '; events per room: min ' || min(e) || ', avg ' || round(avg(e), 1) || ', max ' || max(e)
+                FROM (SELECT count(DISTINCT participant) n, count(*) e FROM ev GROUP BY room) s"
+cb_psql -At -c "SELECT 'time range: ' || min(at) || ' .. ' || max(at) || ' (session time zone ' || current_setting('TimeZone') || ')' FROM ev"
+
+# ---------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------
+
+QA_INNER="SELECT room, count(*) AS c FROM ev GROUP BY room"
+QB_INNER="SELECT room, classbill.room_usage(participant, event, at) AS u FROM ev GROUP BY room"
+QA="SELECT count(*), sum(c) FROM ($QA_INNER) s"
+QB="SELECT count(*), sum(classbill.minutes(u)) FROM ($QB_INNER) s"
+# (c): each join paired with the participant's next event, which on clean
+# data is its leave; a participant's sessions merged with range_agg
+# (SPEC 1.4); each merged range cut at the billing days it touches
+# (day D = [D::timestamp AT TIME ZONE tz, (D+1)::timestamp AT TIME ZONE
+# tz), SPEC 1.6); presence summed per room and day, rounded up to whole
+# minutes per day (SPEC 1.7), summed per room.
+QC="SELECT count(*), sum(minutes) FROM (
+  SELECT room, sum(day_minutes) AS minutes
+  FROM (
+    SELECT room, day,
+           ceil(extract(epoch FROM sum(upper(piece) - lower(piece))) / 60) AS day_minutes
+    FROM (
+      SELECT m.room, d.day,
+             m.presence * tstzrange(d.day::timestamp AT TIME ZONE '$TZ_BILL',
+                                    (d.day + 1)::timestamp AT TIME ZONE '$TZ_BILL') AS piece
+      FROM (
+        SELECT room, unnest(range_agg(tstzrange(at, next_at))) AS presence
+        FROM (
+          SELECT room, participant, event, at,
+                 lead(event) OVER w AS next_event,
+                 lead(at) OVER w AS next_at
+          FROM ev
+          WINDOW w AS (PARTITION BY room, participant ORDER BY at)
+        ) e
+        WHERE event = 'join' AND next_event = 'leave'
+        GROUP BY room, participant
+      ) m,
+      LATERAL (
+        SELECT (lower(m.presence) AT TIME ZONE '$TZ_BILL')::date + k AS day
+        FROM generate_series(0, (upper(m.presence) AT TIME ZONE '$TZ_BILL')::date
+                              - (lower(m.presence) AT TIME ZONE '$TZ_BILL')::date) k
+      ) d
+    ) x
+    WHERE NOT isempty(piece)
+    GROUP BY room, day
+  ) y
+  GROUP BY room
+) z"
+
+cb_say "plans"
+for q in a b c; do
+	case $q in a) sql=$QA ;; b) sql=$QB ;; c) sql=$QC ;; esac
+	echo "-- ($q)"
+	cb_psql -At -c "EXPLAIN (COSTS OFF) $sql"
+done
+
+# ---------------------------------------------------------------------
+# Warm the cache, then time
+# ---------------------------------------------------------------------
+
+cb_say "warming the cache"
+cb_psql -At -c "SELECT 'pg_prewarm(ev): ' || pg_prewarm('ev') || ' blocks'"
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'; }
+
+ROUNDS=$RUNS
+[ "$RUNS_C" -gt "$ROUNDS" ] && ROUNDS=$RUNS_C
+cb_say "timing: $ROUNDS rounds, (a) and (b) $RUNS runs each, (c) $RUNS_C runs"
+{
+	echo '\timing on'
+	for ((i = 1; i <= ROUNDS; i++)); do
+		if [ "$i" -le "$RUNS" ]; then
+			echo "\\echo @a $i"
+			echo "$QA;"
+			echo "\\echo @b $i"
+			echo "$QB;"
+		fi
+		if [ "$i" -le "$RUNS_C" ]; then
+			echo "\\echo @c $i"
+			echo "$QC;"
+		fi
+	done
+} >"$CB_TMP/timed.sql"
+cb_psql -At -f "$CB_TMP/timed.sql" | tee "$CB_TMP/timed.out" |
+	awk '/^@/ { tag = $2 " " $3; next } /^Time:/ { print tag, $2, res; next } { res = $0 }' \
+	>"$CB_TMP/timed.tsv"
+awk '{ printf "  (%s) run %s: %10.1f ms   rooms|total %s\n", $1, $2, $3, $4 }' "$CB_TMP/timed.tsv"
+
+MED_A=$(awk '$1 == "a" { print $3 }' "$CB_TMP/timed.tsv" | median)
+MED_B=$(awk '$1 == "b" { print $3 }' "$CB_TMP/timed.tsv" | median)
+MED_C=$(awk '$1 == "c" { print $3 }' "$CB_TMP/timed.tsv" | median)
+R_BA=$(ratio "$MED_B" "$MED_A")
+R_CB=$(ratio "$MED_C" "$MED_B")
+
+# Every run of a query must give the same row; (b) and (c) must agree.
+RES_A=$(awk '$1 == "a" { print $4 }' "$CB_TMP/timed.tsv" | sort -u)
+RES_B=$(awk '$1 == "b" { print $4 }' "$CB_TMP/timed.tsv" | sort -u)
+RES_C=$(awk '$1 == "c" { print $4 }' "$CB_TMP/timed.tsv" | sort -u)
+MIN_B=${RES_B#*|}
+MIN_C=${RES_C#*|}
+check_ok=yes
+if [ "$(wc -l <<<"$RES_B")" -ne 1 ] || [ "$(wc -l <<<"$RES_C")" -ne 1 ] || [ "$RES_B" != "$RES_C" ]; then
+	check_ok=no
+fi
+if [ "$RES_A" != "$NROOMS|$EVENTS" ]; then
+	check_ok=no
+fi
+if [ $check_ok = no ]; then
+	printf '\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
+	printf '!!! MISMATCH: (a) rooms|events %s (expected %s|%s)\n' "$(echo $RES_A)" "$NROOMS" "$EVENTS"
+	printf '!!!           (b) rooms|minutes %s\n' "$(echo $RES_B)"
+	printf '!!!           (c) rooms|minutes %s\n' "$(echo $RES_C)"
+	printf '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n'
+fi
+
+# ---------------------------------------------------------------------
+# Transition-state memory per buffered event
+# ---------------------------------------------------------------------
+
+# hashagg_mem QUERY: the "Memory Usage: N kB" of its HashAggregate, which
+# must have run in one batch (no spill), else the script stops.
+hashagg_mem() {
+	local plan
+	plan=$(cb_psql -At -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) $1")
+	echo "$plan" | sed 's/^/    /' >&2
+	if ! grep -q '^ *HashAggregate' <<<"$plan" || ! grep -q 'Batches: 1 ' <<<"$plan"; then
+		echo "bench: expected a HashAggregate in one batch for: $1" >&2
+		exit 1
+	fi
+	grep -o 'Memory Usage: [0-9]*kB' <<<"$plan" | head -1 | tr -dc 0-9
+}
+
+cb_say "HashAggregate memory"
+echo "  (a) $QA_INNER"
+MEM_A=$(hashagg_mem "$QA_INNER")
+echo "  (b) $QB_INNER"
+MEM_B=$(hashagg_mem "$QB_INNER")
+BPE=$(awk -v a="$MEM_A" -v b="$MEM_B" -v n="$EVENTS" 'BEGIN { printf "%.1f", (b - a) * 1024 / n }')
+BPE_B=$(awk -v b="$MEM_B" -v n="$EVENTS" 'BEGIN { printf "%.1f", b * 1024 / n }')
+echo "  (a) ${MEM_A} kB, (b) ${MEM_B} kB: (b - a) = $BPE bytes/event, b alone = $BPE_B bytes/event"
+
+# ---------------------------------------------------------------------
+# One room of BIG_EVENTS events
+# ---------------------------------------------------------------------
+
+BIG_EVENTS=$((BIG_PARTS * BIG_SESS * 2))
+# A room open all of November: BIG_PARTS participants, each with BIG_SESS
+# sessions, one per slot of 30 days / BIG_SESS, joining in the first 30%
+# of the slot and leaving in the last 30%; sessions cross midnights.
+cb_say "one room of $BIG_EVENTS events ($BIG_PARTS participants x $BIG_SESS sessions)"
+big_gen_start=$(date +%s.%N)
+cb_psql -v parts="$BIG_PARTS" -v sess="$BIG_SESS" -v seed="$SEED" <<'SQL'
+CREATE TABLE ev_big (room bigint, participant text, event text, at timestamptz);
+SELECT setseed(:seed) \gset
+INSERT INTO ev_big (room, participant, event, at)
+WITH sess AS MATERIALIZED (
+	SELECT 'u' || (2000000 + p) AS who,
+	       timestamptz '2026-11-01 00:00:00 Asia/Shanghai'
+	         + interval '30 days' * ((k - 1 + 0.3 * random()) / :sess) AS j,
+	       timestamptz '2026-11-01 00:00:00 Asia/Shanghai'
+	         + interval '30 days' * ((k - 0.3 * random()) / :sess) AS l
+	FROM generate_series(1, :parts) p, generate_series(1, :sess) k
+)
+SELECT 1, s.who, e.event, e.at
+FROM sess s, LATERAL (VALUES ('join', s.j), ('leave', s.l)) e(event, at)
+ORDER BY e.at;
+VACUUM ANALYZE ev_big;
+SELECT pg_prewarm('ev_big') \gset
+SQL
+big_gen_secs=$(awk -v a="$big_gen_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+BIG_COUNT=$(cb_psql -At -c "SELECT count(*) FROM ev_big")
+echo "ev_big: $BIG_COUNT events, generated in ${big_gen_secs}s"
+
+QBIG_INNER="SELECT room, classbill.room_usage(participant, event, at) AS u FROM ev_big GROUP BY room"
+QBIG="SELECT count(*), sum(classbill.minutes(u)) FROM ($QBIG_INNER) s"
+echo "  $QBIG_INNER"
+MEM_BIG=$(hashagg_mem "$QBIG_INNER")
+BPE_BIG=$(awk -v m="$MEM_BIG" -v n="$BIG_COUNT" 'BEGIN { printf "%.1f", m * 1024 / n }')
+{
+	echo '\timing on'
+	for ((i = 1; i <= BIG_RUNS; i++)); do
+		echo "\\echo @big $i"
+		echo "$QBIG;"
+	done
+} >"$CB_TMP/big.sql"
+cb_psql -At -f "$CB_TMP/big.sql" |
+	awk '/^@/ { tag = $2 " " $3; next } /^Time:/ { print tag, $2, res; next } { res = $0 }' \
+	>"$CB_TMP/big.tsv"
+awk '{ printf "  run %s: %10.1f ms   rooms|minutes %s\n", $2, $3, $4 }' "$CB_TMP/big.tsv"
+MED_BIG=$(awk '{ print $3 }' "$CB_TMP/big.tsv" | median)
+echo "  memory ${MEM_BIG} kB = $BPE_BIG bytes/event"
+
+# ---------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------
+
+CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+MEMTOTAL=$(awk '/^MemTotal:/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)
+PGVER=$(cb_psql -At -c "SHOW server_version")
+REV=$(git -C "$CB_ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+mark() { awk -v x="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == "<=") ? (x <= t) : (x >= t); print ok ? "ok" : "MISSED" }'; }
+fmt_s() { awk -v ms="$1" 'BEGIN { printf "%.2f s", ms / 1000 }'; }
+total_secs=$(($(date +%s) - script_start))
+
+cat <<EOF
+
+== summary
+classbill usage-engine benchmark (test/bench.sh, classbill $REV)
+machine     : $(nproc) cores, $CPU, $MEMTOTAL RAM
+postgresql  : $PGVER; shared_buffers 2GB, work_mem 1GB,
+              max_parallel_workers_per_gather 0 (single process), jit $JIT
+data        : $EVENTS join/leave events, $NROOMS rooms, 2-25 participants,
+              1-3 sessions each, November 2026, billing zone $TZ_BILL
+              ($TABLE_SIZE, in time order, prewarmed)
+medians     : (a) GROUP BY room, count(*)        $(printf '%10.1f' "$MED_A") ms  ($RUNS runs)
+              (b) classbill.room_usage           $(printf '%10.1f' "$MED_B") ms  ($RUNS runs)
+              (c) plain SQL, same minutes        $(printf '%10.1f' "$MED_C") ms  ($RUNS_C runs)
+ratios      : (b)/(a) = $R_BA   target <= 2    $(mark "$R_BA" 2 '<=')
+              (c)/(b) = $R_CB   target >= 15   $(mark "$R_CB" 15 '>=')
+minutes     : (b) $MIN_B, (c) $MIN_C: $([ $check_ok = yes ] && echo match || echo MISMATCH)
+memory      : HashAggregate (a) $MEM_A kB, (b) $MEM_B kB
+              (b - a) per event = $BPE bytes   target <= 24   $(mark "$BPE" 24 '<=')
+              (b) per event     = $BPE_B bytes
+one room    : $BIG_COUNT events ($BIG_PARTS participants x $BIG_SESS sessions)
+              room_usage $(fmt_s "$MED_BIG") (median of $BIG_RUNS), memory $MEM_BIG kB = $BPE_BIG bytes/event
+run         : data generated in ${gen_secs}s (+ ${big_gen_secs}s for the big room), whole script ${total_secs}s
+EOF
+
+[ $check_ok = yes ] || exit 1

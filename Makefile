@@ -15,6 +15,7 @@ CORE_OBJS = \
 GLUE_OBJS = \
 	src/classbill.o \
 	src/calendar.o \
+	src/participants.o \
 	src/tier.o \
 	src/usage_agg.o \
 	src/usage_type.o

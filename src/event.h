@@ -9,9 +9,8 @@
  * An event is 12 bytes: the instant (microseconds since 2000-01-01 UTC,
  * the timestamptz representation) split in two 32-bit halves so that the
  * struct needs only 4-byte alignment, and a key that packs the event kind
- * (3 bits) above the participant number (29 bits).  Sorting by (at, key)
- * is therefore sorting by time, then by the same-instant order of SPEC 1.3,
- * then by participant.
+ * (3 bits) above the participant number (29 bits).  Rows are processed
+ * by time, then by the same-instant order of SPEC 1.3 (the kind's number).
  *
  *-------------------------------------------------------------------------
  */

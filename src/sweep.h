@@ -74,7 +74,10 @@ typedef enum CbStatus
 	CB_ERR_RANGE
 } CbStatus;
 
-/* Sort into processing order (SPEC 1.3); tmp must hold n events. */
+/*
+ * Sort into processing order (SPEC 1.3); tmp must hold n events.  Check
+ * cb_events_sorted first: rows logged in time order need no sort.
+ */
 extern void cb_sort_events(CbEvent *ev, size_t n, CbEvent *tmp);
 extern int	cb_events_sorted(const CbEvent *ev, size_t n);
 

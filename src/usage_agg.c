@@ -4,19 +4,21 @@
  *	  classbill.room_usage(participant, event, at): the aggregate that
  *	  buffers one room's event rows and sweeps them into a usage value.
  *
- * Transition state (internal, allocated in the aggregate context, one
- * flat structure per group, no memory context of its own):
- *	- the events, 12 bytes each (event.h), in arrival order;
- *	- a participant dictionary: names concatenated in one buffer, the end
- *	  offset of each, and an open-addressing table from name to number.
- * Rows are checked as they arrive (SPEC 8), so a bad row stops the query
- * before anything else is done with it.
+ * Transition state (internal): one allocation per group in the aggregate
+ * context, a 16-byte header followed by the group's events, 12 bytes each
+ * (event.h), in arrival order.  Participants are numbered by a dictionary
+ * that all groups of the context share (participants.c), so a group holds
+ * no names and no memory context of its own.  Rows are checked as they
+ * arrive (SPEC 8), so a bad row stops the query before anything else is
+ * done with it.
  *
  * The combine, serialize and deserialize functions let PostgreSQL run the
- * aggregate in parallel workers and per partition (SPEC 1.9): partial
- * states carry names, not numbers, and are re-interned when combined.
- * The final function sorts and sweeps; it reads classbill.billing_timezone
- * then, so the zone lives in the result and nowhere in the state.
+ * aggregate in parallel workers and per partition (SPEC 1.9): serialized
+ * states carry the names of their participants, and combining looks them
+ * up in the receiving context's dictionary.  The final function
+ * renumbers, sorts and sweeps a copy of the events; it reads
+ * classbill.billing_timezone then, so the zone lives in the result and
+ * nowhere in the state.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,9 +26,8 @@
 
 #include <limits.h>
 
-#include "common/hashfn.h"
-#include "lib/stringinfo.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -35,28 +36,18 @@
 #include "utils/timestamp.h"
 
 #include "byteorder.h"
+#include "participants.h"
 #include "state_codec.h"
-
-#define NO_PID UINT32_MAX
 
 typedef struct UsageState
 {
-	CbEvent    *events;
+	CbDict	   *dict;			/* numbers the participants of events */
 	uint32		nevents;
 	uint32		maxevents;
-
-	/* participant dictionary */
-	uint32		nparts;
-	uint32		maxparts;
-	uint32	   *name_end;		/* name of pid p is names[end(p-1), end(p)) */
-	char	   *names;
-	Size		namebytes;
-	Size		namecap;
-	uint32	   *slots;			/* pid + 1, 0 for empty; NULL if flat */
-	uint32		slotmask;
-	uint32		lastpid;		/* most recent lookup, NO_PID if none */
-	MemoryContext ctx;
+	CbEvent		events[FLEXIBLE_ARRAY_MEMBER];
 } UsageState;
+
+#define STATE_BYTES(n)	(offsetof(UsageState, events) + (Size) (n) * sizeof(CbEvent))
 
 static int	max_room_events = 100000000;
 
@@ -76,16 +67,17 @@ cb_define_usage_settings(void)
 }
 
 /* ----------------------------------------------------------------
- * Growing arrays
+ * The state
  *
- * Small requests are rounded up to a power of two, which is what the
- * allocator hands out anyway, so all of it becomes capacity.  Above 8 kB
- * chunks are exact, and growth by half keeps the slack near a quarter.
+ * Small states are sized to a power of two, which is what the allocator
+ * hands out anyway, so all of it becomes capacity.  Above 8 kB chunks are
+ * exact, and growth by half keeps the slack near a quarter.
  * ----------------------------------------------------------------
  */
 static Size
-grow_bytes(Size need)
+state_bytes_for(uint64 nevents)
 {
+	Size		need = STATE_BYTES(nevents);
 	Size		size = 64;
 
 	if (need > 8192)
@@ -95,150 +87,39 @@ grow_bytes(Size need)
 	return size;
 }
 
-static void *
-grow(MemoryContext ctx, void *ptr, Size need, Size *got)
-{
-	Size		size = grow_bytes(need);
-
-	*got = size;
-	if (ptr == NULL)
-		return MemoryContextAllocHuge(ctx, size);
-	return repalloc_huge(ptr, size);
-}
-
 static UsageState *
-state_create(MemoryContext ctx)
+state_create(MemoryContext ctx, CbDict *dict, uint64 nevents)
 {
-	UsageState *st = MemoryContextAllocZero(ctx, sizeof(UsageState));
+	Size		bytes = state_bytes_for(nevents);
+	UsageState *st = MemoryContextAllocHuge(ctx, bytes);
 
-	st->ctx = ctx;
-	st->lastpid = NO_PID;
+	st->dict = dict;
+	st->nevents = 0;
+	st->maxevents = (uint32) Min((bytes - STATE_BYTES(0)) / sizeof(CbEvent),
+								 (Size) PG_UINT32_MAX);
 	return st;
 }
 
-static void
-reserve_events(UsageState *st, uint64 more)
+/* Room for more events; the state may move. */
+static UsageState *
+state_reserve(UsageState *st, uint64 more)
 {
-	Size		got;
+	uint64		need = (uint64) st->nevents + more;
+	Size		bytes;
 
-	if (st->nevents + more <= st->maxevents)
-		return;
-	if (st->nevents + more > (uint64) max_room_events)
+	if (need <= st->maxevents)
+		return st;
+	if (need > (uint64) max_room_events)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("room has more than %d event rows", max_room_events),
 				 errdetail("Each room_usage group holds one room's events until it is finished."),
 				 errhint("Check that the query groups by room, or raise classbill.max_room_events (12 bytes of memory per row).")));
-	st->events = grow(st->ctx, st->events, (st->nevents + more) * sizeof(CbEvent), &got);
-	st->maxevents = (uint32) Min(got / sizeof(CbEvent), (Size) PG_UINT32_MAX);
-}
-
-static inline void
-add_event(UsageState *st, int64 at, int kind, uint32 pid)
-{
-	if (st->nevents == st->maxevents)
-		reserve_events(st, 1);
-	cb_event_set(&st->events[st->nevents++], at, kind, pid);
-}
-
-/* ----------------------------------------------------------------
- * Participant dictionary
- * ----------------------------------------------------------------
- */
-static inline const char *
-name_of(const UsageState *st, uint32 pid, uint32 *len)
-{
-	uint32		start = pid ? st->name_end[pid - 1] : 0;
-
-	*len = st->name_end[pid] - start;
-	return st->names + start;
-}
-
-static void
-rehash(UsageState *st, uint32 nslots)
-{
-	uint32		pid;
-
-	if (st->slots)
-		pfree(st->slots);
-	st->slots = MemoryContextAllocZero(st->ctx, nslots * sizeof(uint32));
-	st->slotmask = nslots - 1;
-	for (pid = 0; pid < st->nparts; pid++)
-	{
-		uint32		len;
-		const char *name = name_of(st, pid, &len);
-		uint32		i = hash_bytes((const unsigned char *) name, (int) len) & st->slotmask;
-
-		while (st->slots[i] != 0)
-			i = (i + 1) & st->slotmask;
-		st->slots[i] = pid + 1;
-	}
-}
-
-static uint32
-intern(UsageState *st, const char *name, uint32 len)
-{
-	uint32		i,
-				pid;
-	Size		got;
-
-	/* rows of one participant often arrive together */
-	if (st->lastpid != NO_PID)
-	{
-		uint32		l;
-		const char *s = name_of(st, st->lastpid, &l);
-
-		if (l == len && memcmp(s, name, len) == 0)
-			return st->lastpid;
-	}
-
-	if (st->slots == NULL)
-		rehash(st, 16);
-	i = hash_bytes((const unsigned char *) name, (int) len) & st->slotmask;
-	while (st->slots[i] != 0)
-	{
-		uint32		l;
-		const char *s;
-
-		pid = st->slots[i] - 1;
-		s = name_of(st, pid, &l);
-		if (l == len && memcmp(s, name, len) == 0)
-		{
-			st->lastpid = pid;
-			return pid;
-		}
-		i = (i + 1) & st->slotmask;
-	}
-
-	/* a new participant */
-	if (st->nparts + 1 >= CB_MAX_PARTICIPANTS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("room has more than %u distinct participants",
-						CB_MAX_PARTICIPANTS - 1)));
-	if ((uint64) st->namebytes + len > PG_UINT32_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("participant names of one room exceed 4 GB")));
-	if (st->nparts == st->maxparts)
-	{
-		st->name_end = grow(st->ctx, st->name_end,
-							(st->nparts + 1) * sizeof(uint32), &got);
-		st->maxparts = (uint32) (got / sizeof(uint32));
-	}
-	if (st->namebytes + len > st->namecap)
-		st->names = grow(st->ctx, st->names, st->namebytes + len, &st->namecap);
-	memcpy(st->names + st->namebytes, name, len);
-	st->namebytes += len;
-	pid = st->nparts++;
-	st->name_end[pid] = (uint32) st->namebytes;
-	st->slots[i] = pid + 1;
-	st->lastpid = pid;
-
-	/* keep the table at most half full */
-	if (st->nparts * 2 > st->slotmask + 1)
-		rehash(st, (st->slotmask + 1) * 2);
-	return pid;
+	bytes = state_bytes_for(need);
+	st = repalloc_huge(st, bytes);
+	st->maxevents = (uint32) Min((bytes - STATE_BYTES(0)) / sizeof(CbEvent),
+								 (Size) PG_UINT32_MAX);
+	return st;
 }
 
 /* ----------------------------------------------------------------
@@ -337,17 +218,17 @@ classbill_room_usage_trans(PG_FUNCTION_ARGS)
 				 errhint("Only \"end\" events may have a NULL participant.")));
 
 	if (PG_ARGISNULL(0))
-		st = state_create(aggctx);
+		st = state_create(aggctx, cb_dict_for_context(fcinfo->flinfo, aggctx), 1);
 	else
-		st = (UsageState *) PG_GETARG_POINTER(0);
+		st = state_reserve((UsageState *) PG_GETARG_POINTER(0), 1);
 
 	if (cb_kind_has_participant(kind))
 	{
 		text	   *who = PG_GETARG_TEXT_PP(1);
 
-		pid = intern(st, VARDATA_ANY(who), VARSIZE_ANY_EXHDR(who));
+		pid = cb_dict_intern(st->dict, VARDATA_ANY(who), VARSIZE_ANY_EXHDR(who));
 	}
-	add_event(st, at, kind, pid);
+	cb_event_set(&st->events[st->nevents++], at, kind, pid);
 	PG_RETURN_POINTER(st);
 }
 
@@ -356,35 +237,54 @@ classbill_room_usage_trans(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-/* Append every event of src to dst, renumbering its participants. */
-static void
-merge_into(UsageState *dst, const UsageState *src)
+/*
+ * A copy of a state's events with its participants numbered 0..k-1 (in
+ * *k), and, with ids non-NULL, their dictionary numbers in *ids.
+ */
+static CbEvent *
+renumbered_events(UsageState *st, uint32 *k, uint32 **ids)
 {
-	uint32	   *map = NULL;
-	uint32		pid,
-				i;
+	CbEvent    *out = palloc_extended(Max((Size) st->nevents, 1) * sizeof(CbEvent),
+									  MCXT_ALLOC_HUGE);
 
-	if (src->nparts > 0)
-		map = palloc(src->nparts * sizeof(uint32));
-	for (pid = 0; pid < src->nparts; pid++)
+	if (ids)
+		*ids = palloc_extended(Max((Size) st->nevents, 1) * sizeof(uint32),
+							   MCXT_ALLOC_HUGE);
+	*k = cb_dict_renumber(st->dict, st->events, st->nevents, out,
+						  ids ? *ids : NULL);
+	return out;
+}
+
+/* Append every event of src to dst, in dst's participant numbers. */
+static UsageState *
+merge_into(UsageState *dst, UsageState *src)
+{
+	uint32		k,
+				j,
+				i;
+	uint32	   *ids;
+	CbEvent    *ev = renumbered_events(src, &k, &ids);
+
+	/* ids[j]: src's number of participant j; now dst's number */
+	for (j = 0; j < k; j++)
 	{
 		uint32		len;
-		const char *name = name_of(src, pid, &len);
+		const char *name = cb_dict_name(src->dict, ids[j], &len);
 
-		map[pid] = intern(dst, name, len);
+		ids[j] = cb_dict_intern(dst->dict, name, len);
 	}
 
-	reserve_events(dst, src->nevents);
+	dst = state_reserve(dst, src->nevents);
 	for (i = 0; i < src->nevents; i++)
 	{
-		const CbEvent *e = &src->events[i];
-		int			kind = cb_event_kind(e);
+		int			kind = cb_event_kind(&ev[i]);
 
-		cb_event_set(&dst->events[dst->nevents++], cb_event_at(e), kind,
-					 cb_kind_has_participant(kind) ? map[cb_event_pid(e)] : 0);
+		cb_event_set(&dst->events[dst->nevents++], cb_event_at(&ev[i]), kind,
+					 cb_kind_has_participant(kind) ? ids[cb_event_pid(&ev[i])] : 0);
 	}
-	if (map)
-		pfree(map);
+	pfree(ev);
+	pfree(ids);
+	return dst;
 }
 
 PG_FUNCTION_INFO_V1(classbill_room_usage_combine);
@@ -408,9 +308,9 @@ classbill_room_usage_combine(PG_FUNCTION_ARGS)
 	}
 	/* never hand back st2: it lives in memory the executor will reset */
 	if (st1 == NULL)
-		st1 = state_create(aggctx);
-	merge_into(st1, st2);
-	PG_RETURN_POINTER(st1);
+		st1 = state_create(aggctx, cb_dict_for_context(fcinfo->flinfo, aggctx),
+						   st2->nevents);
+	PG_RETURN_POINTER(merge_into(st1, st2));
 }
 
 PG_FUNCTION_INFO_V1(classbill_room_usage_serial);
@@ -418,12 +318,24 @@ Datum
 classbill_room_usage_serial(PG_FUNCTION_ARGS)
 {
 	UsageState *st = (UsageState *) PG_GETARG_POINTER(0);
-	Size		size = cb_state_size(st->nparts, st->namebytes, st->nevents);
+	uint32		k,
+				j,
+				i;
+	uint32	   *ids;
+	CbEvent    *ev = renumbered_events(st, &k, &ids);
+	uint64		namebytes = 0;
+	Size		size;
 	bytea	   *result;
 	uint8	   *p;
-	uint32		pid,
-				i;
 
+	for (j = 0; j < k; j++)
+	{
+		uint32		len;
+
+		(void) cb_dict_name(st->dict, ids[j], &len);
+		namebytes += len;
+	}
+	size = cb_state_size(k, namebytes, st->nevents);
 	if (size == 0 || size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -432,27 +344,32 @@ classbill_room_usage_serial(PG_FUNCTION_ARGS)
 				 errhint("Disable parallel aggregation for this query (SET max_parallel_workers_per_gather = 0).")));
 	result = palloc(VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
-	p = cb_state_write_header((uint8 *) VARDATA(result), st->nparts,
-							  (uint32) st->namebytes, st->nevents);
-	for (pid = 0; pid < st->nparts; pid++)
+	p = cb_state_write_header((uint8 *) VARDATA(result), k, (uint32) namebytes,
+							  st->nevents);
+	for (j = 0; j < k; j++)
 	{
 		uint32		len;
 
-		(void) name_of(st, pid, &len);
+		(void) cb_dict_name(st->dict, ids[j], &len);
 		cb_put32(p, len);
 		p += 4;
 	}
-	if (st->namebytes > 0)
-		memcpy(p, st->names, st->namebytes);
-	p += st->namebytes;
+	for (j = 0; j < k; j++)
+	{
+		uint32		len;
+		const char *name = cb_dict_name(st->dict, ids[j], &len);
+
+		memcpy(p, name, len);
+		p += len;
+	}
 	for (i = 0; i < st->nevents; i++)
-		p = cb_state_write_event(p, &st->events[i]);
+		p = cb_state_write_event(p, &ev[i]);
 	PG_RETURN_BYTEA_P(result);
 }
 
 /*
- * The result is a flat state (no hash table) in the current memory
- * context: the combine function only reads it, re-interning its names.
+ * The result, in the current memory context, has a private dictionary
+ * that only lists its names: the combine function reads it once.
  */
 PG_FUNCTION_INFO_V1(classbill_room_usage_deserial);
 Datum
@@ -463,7 +380,7 @@ classbill_room_usage_deserial(PG_FUNCTION_ARGS)
 	const char *why;
 	UsageState *st;
 	uint32		i;
-	Size		end = 0;
+	const uint8 *name;
 
 	why = cb_state_open((const uint8 *) VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), &v);
 	if (why != NULL)
@@ -471,22 +388,20 @@ classbill_room_usage_deserial(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid room_usage aggregate state: %s", why)));
 
-	st = state_create(CurrentMemoryContext);
-	st->nparts = st->maxparts = v.nparticipants;
-	st->nevents = st->maxevents = v.nevents;
-	st->namebytes = st->namecap = v.namebytes;
-	st->name_end = palloc_extended(Max(v.nparticipants, 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
-	st->names = palloc_extended(Max(v.namebytes, 1), MCXT_ALLOC_HUGE);
-	st->events = palloc_extended(Max((Size) v.nevents, 1) * sizeof(CbEvent), MCXT_ALLOC_HUGE);
+	st = state_create(CurrentMemoryContext,
+					  cb_dict_create_list(CurrentMemoryContext, v.nparticipants),
+					  v.nevents);
+	name = v.names;
 	for (i = 0; i < v.nparticipants; i++)
 	{
-		end += cb_get32(v.lengths + 4 * (Size) i);
-		st->name_end[i] = (uint32) end;
+		uint32		len = cb_get32(v.lengths + 4 * (Size) i);
+
+		cb_dict_append(st->dict, (const char *) name, len);
+		name += len;
 	}
-	if (v.namebytes > 0)
-		memcpy(st->names, v.names, v.namebytes);
 	for (i = 0; i < v.nevents; i++)
 		cb_state_event(&v, i, &st->events[i]);
+	st->nevents = v.nevents;
 	PG_RETURN_POINTER(st);
 }
 
@@ -534,7 +449,8 @@ Datum
 classbill_room_usage_final(PG_FUNCTION_ARGS)
 {
 	UsageState *st;
-	CbEvent    *tmp;
+	CbEvent    *ev;
+	uint32		k;
 	CbCalendar	cal;
 	pg_tz	   *tz;
 	CbSweepResult r;
@@ -545,20 +461,20 @@ classbill_room_usage_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	st = (UsageState *) PG_GETARG_POINTER(0);
 
-	/*
-	 * Sorting in place leaves the state meaning what it meant (the order of
-	 * buffered rows carries nothing), so later transitions stay valid.
-	 */
-	if (!cb_events_sorted(st->events, st->nevents))
+	/* the state itself is left as it is: transitions may follow */
+	ev = renumbered_events(st, &k, NULL);
+	if (!cb_events_sorted(ev, st->nevents))
 	{
-		tmp = palloc_extended(Max((Size) st->nevents, 1) * sizeof(CbEvent), MCXT_ALLOC_HUGE);
-		cb_sort_events(st->events, st->nevents, tmp);
+		CbEvent    *tmp = palloc_extended((Size) st->nevents * sizeof(CbEvent),
+										  MCXT_ALLOC_HUGE);
+
+		cb_sort_events(ev, st->nevents, tmp);
 		pfree(tmp);
 	}
 
 	tz = cb_billing_tz();
 	cal = cb_calendar(tz);
-	status = cb_sweep(st->events, st->nevents, st->nparts, &cal,
+	status = cb_sweep(ev, st->nevents, k, &cal,
 					  &cb_palloc_allocator, interrupt_for_core, &r);
 	if (status != CB_OK)
 		cb_report_status(status, "room_usage");

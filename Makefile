@@ -7,6 +7,7 @@ MODULE_big = classbill
 
 # Plain C, no PostgreSQL types: the rules themselves (fuzzed alone).
 CORE_OBJS = \
+	src/room_state.o \
 	src/sweep.o \
 	src/usage_value.o \
 	src/state_codec.o
@@ -15,7 +16,6 @@ CORE_OBJS = \
 GLUE_OBJS = \
 	src/classbill.o \
 	src/calendar.o \
-	src/participants.o \
 	src/tier.o \
 	src/usage_agg.o \
 	src/usage_type.o

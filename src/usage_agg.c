@@ -4,21 +4,18 @@
  *	  classbill.room_usage(participant, event, at): the aggregate that
  *	  buffers one room's event rows and sweeps them into a usage value.
  *
- * Transition state (internal): one allocation per group in the aggregate
- * context, a 16-byte header followed by the group's events, 12 bytes each
- * (event.h), in arrival order.  Participants are numbered by a dictionary
- * that all groups of the context share (participants.c), so a group holds
- * no names and no memory context of its own.  Rows are checked as they
- * arrive (SPEC 8), so a bad row stops the query before anything else is
- * done with it.
+ * Transition state (internal): one CbRoomState per group (room_state.h),
+ * allocated in the aggregate context: a single buffer with the group's
+ * events, 8 bytes each while they fit, and its participants' names, each
+ * stored once.  Rows are checked as they arrive (SPEC 8), so a bad row
+ * stops the query before anything else is done with it.
  *
  * The combine, serialize and deserialize functions let PostgreSQL run the
  * aggregate in parallel workers and per partition (SPEC 1.9): serialized
- * states carry the names of their participants, and combining looks them
- * up in the receiving context's dictionary.  The final function
- * renumbers, sorts and sweeps a copy of the events; it reads
- * classbill.billing_timezone then, so the zone lives in the result and
- * nowhere in the state.
+ * states carry participant names, not numbers, and combining looks each
+ * name up in the receiving state.  The final function puts the events in
+ * processing order and sweeps them; it reads classbill.billing_timezone
+ * then, so the zone lives in the result and nowhere in the state.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,18 +33,8 @@
 #include "utils/timestamp.h"
 
 #include "byteorder.h"
-#include "participants.h"
+#include "room_state.h"
 #include "state_codec.h"
-
-typedef struct UsageState
-{
-	CbDict	   *dict;			/* numbers the participants of events */
-	uint32		nevents;
-	uint32		maxevents;
-	CbEvent		events[FLEXIBLE_ARRAY_MEMBER];
-} UsageState;
-
-#define STATE_BYTES(n)	(offsetof(UsageState, events) + (Size) (n) * sizeof(CbEvent))
 
 static int	max_room_events = 100000000;
 
@@ -67,59 +54,73 @@ cb_define_usage_settings(void)
 }
 
 /* ----------------------------------------------------------------
- * The state
- *
- * Small states are sized to a power of two, which is what the allocator
- * hands out anyway, so all of it becomes capacity.  Above 8 kB chunks are
- * exact, and growth by half keeps the slack near a quarter.
+ * Memory for room states: a memory context
  * ----------------------------------------------------------------
  */
-static Size
-state_bytes_for(uint64 nevents)
+static void *
+mem_alloc(void *arg, size_t size)
 {
-	Size		need = STATE_BYTES(nevents);
-	Size		size = 64;
-
-	if (need > 8192)
-		return need + need / 2;
-	while (size < need)
-		size *= 2;
-	return size;
+	return MemoryContextAllocHuge((MemoryContext) arg, size);
 }
 
-static UsageState *
-state_create(MemoryContext ctx, CbDict *dict, uint64 nevents)
+static void *
+mem_realloc(void *arg, void *ptr, size_t size)
 {
-	Size		bytes = state_bytes_for(nevents);
-	UsageState *st = MemoryContextAllocHuge(ctx, bytes);
-
-	st->dict = dict;
-	st->nevents = 0;
-	st->maxevents = (uint32) Min((bytes - STATE_BYTES(0)) / sizeof(CbEvent),
-								 (Size) PG_UINT32_MAX);
-	return st;
+	return repalloc_huge(ptr, size);
 }
 
-/* Room for more events; the state may move. */
-static UsageState *
-state_reserve(UsageState *st, uint64 more)
+static void
+mem_free(void *arg, void *ptr)
 {
-	uint64		need = (uint64) st->nevents + more;
-	Size		bytes;
+	pfree(ptr);
+}
 
-	if (need <= st->maxevents)
-		return st;
-	if (need > (uint64) max_room_events)
+static inline CbMem
+memory_in(MemoryContext ctx)
+{
+	CbMem		mem = {mem_alloc, mem_realloc, mem_free, ctx};
+
+	return mem;
+}
+
+static void
+report_room(CbRoomStatus status)
+{
+	switch (status)
+	{
+		case CB_ROOM_OK:
+			return;
+		case CB_ROOM_TOO_MANY_PARTICIPANTS:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("room has more than %u distinct participants",
+							CB_MAX_PARTICIPANTS - 2)));
+			break;
+		case CB_ROOM_NAME_TOO_LONG:
+		case CB_ROOM_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("room_usage state of one room is too large")));
+			break;
+	}
+}
+
+static inline void
+check_room(CbRoomStatus status)
+{
+	if (unlikely(status != CB_ROOM_OK))
+		report_room(status);
+}
+
+static void
+check_room_events(uint64 n)
+{
+	if (n > (uint64) max_room_events)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("room has more than %d event rows", max_room_events),
 				 errdetail("Each room_usage group holds one room's events until it is finished."),
-				 errhint("Check that the query groups by room, or raise classbill.max_room_events (12 bytes of memory per row).")));
-	bytes = state_bytes_for(need);
-	st = repalloc_huge(st, bytes);
-	st->maxevents = (uint32) Min((bytes - STATE_BYTES(0)) / sizeof(CbEvent),
-								 (Size) PG_UINT32_MAX);
-	return st;
+				 errhint("Check that the query groups by room, or raise classbill.max_room_events (8 to 12 bytes of memory per row).")));
 }
 
 /* ----------------------------------------------------------------
@@ -156,19 +157,38 @@ describe_row(FunctionCallInfo fcinfo)
 	return buf.data;
 }
 
+/*
+ * A text argument's bytes.  Short values come in place; only values
+ * that are compressed or stored out of line need detoasting.
+ */
+static inline struct varlena *
+text_arg(FunctionCallInfo fcinfo, int n)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(n));
+
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		v = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(n));
+	return v;
+}
+
+/* The states' memory: the aggregate context, known from the state itself. */
+static inline CbMem
+memory_of(void *state)
+{
+	return memory_in(GetMemoryChunkContext(state));
+}
+
 PG_FUNCTION_INFO_V1(classbill_room_usage_trans);
 Datum
 classbill_room_usage_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx;
-	UsageState *st;
-	text	   *event;
+	CbMem		mem;
+	CbRoomState *st;
+	struct varlena *event;
 	int			kind;
 	TimestampTz at;
 	uint32		pid = 0;
-
-	if (!AggCheckCallContext(fcinfo, &aggctx))
-		elog(ERROR, "classbill_room_usage_trans called in non-aggregate context");
 
 	/* SPEC 8: the event kind */
 	if (PG_ARGISNULL(2))
@@ -176,12 +196,12 @@ classbill_room_usage_trans(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("event kind must not be NULL"),
 				 errdetail("Row: %s.", describe_row(fcinfo))));
-	event = PG_GETARG_TEXT_PP(2);
+	event = text_arg(fcinfo, 2);
 	kind = cb_parse_kind(VARDATA_ANY(event), VARSIZE_ANY_EXHDR(event));
 	if (kind < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown event kind %s", quote_arg(event)),
+				 errmsg("unknown event kind %s", quote_arg((text *) event)),
 				 errdetail("Row: %s.", describe_row(fcinfo)),
 				 errhint("Event kinds are join, leave, heartbeat, end, stage_up and stage_down, in any letter case.")));
 
@@ -193,20 +213,22 @@ classbill_room_usage_trans(PG_FUNCTION_ARGS)
 				 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo),
 						   cb_kind_name(kind))));
 	at = PG_GETARG_TIMESTAMPTZ(3);
-	if (TIMESTAMP_NOT_FINITE(at))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("event time must be finite, not %s",
-						timestamptz_to_str(at)),
-				 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo),
-						   cb_kind_name(kind))));
-	if (at < CB_MIN_AT || at >= CB_MAX_AT)
+	if (unlikely(at < CB_MIN_AT || at >= CB_MAX_AT))
+	{
+		if (TIMESTAMP_NOT_FINITE(at))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("event time must be finite, not %s",
+							timestamptz_to_str(at)),
+					 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo),
+							   cb_kind_name(kind))));
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("event time %s is outside the supported range",
 						timestamptz_to_str(at)),
 				 errdetail("classbill accepts times from 1900-01-01 to 2299-12-31 UTC. Row: %s, event \"%s\".",
 						   describe_row(fcinfo), cb_kind_name(kind))));
+	}
 
 	/* SPEC 8: the participant, except on "end" */
 	if (cb_kind_has_participant(kind) && PG_ARGISNULL(1))
@@ -217,18 +239,34 @@ classbill_room_usage_trans(PG_FUNCTION_ARGS)
 				 errdetail("Row: %s.", describe_row(fcinfo)),
 				 errhint("Only \"end\" events may have a NULL participant.")));
 
+	/*
+	 * The first row of a group makes sure this is an aggregate call and
+	 * creates the state in the aggregate context; the others find the
+	 * context from the state.
+	 */
 	if (PG_ARGISNULL(0))
-		st = state_create(aggctx, cb_dict_for_context(fcinfo->flinfo, aggctx), 1);
+	{
+		if (!AggCheckCallContext(fcinfo, &aggctx))
+			elog(ERROR, "classbill_room_usage_trans called in non-aggregate context");
+		mem = memory_in(aggctx);
+		st = cb_room_create(&mem, 24);
+	}
 	else
-		st = state_reserve((UsageState *) PG_GETARG_POINTER(0), 1);
+	{
+		st = (CbRoomState *) PG_GETARG_POINTER(0);
+		mem = memory_of(st);
+		if (unlikely(st->nevents >= (uint32) max_room_events))
+			check_room_events((uint64) st->nevents + 1);
+	}
 
 	if (cb_kind_has_participant(kind))
 	{
-		text	   *who = PG_GETARG_TEXT_PP(1);
+		struct varlena *who = text_arg(fcinfo, 1);
 
-		pid = cb_dict_intern(st->dict, VARDATA_ANY(who), VARSIZE_ANY_EXHDR(who));
+		check_room(cb_room_participant(&st, &mem, VARDATA_ANY(who),
+									   VARSIZE_ANY_EXHDR(who), &pid));
 	}
-	cb_event_set(&st->events[st->nevents++], at, kind, pid);
+	check_room(cb_room_add_event(&st, &mem, at, kind, pid));
 	PG_RETURN_POINTER(st);
 }
 
@@ -237,54 +275,34 @@ classbill_room_usage_trans(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 
-/*
- * A copy of a state's events with its participants numbered 0..k-1 (in
- * *k), and, with ids non-NULL, their dictionary numbers in *ids.
- */
-static CbEvent *
-renumbered_events(UsageState *st, uint32 *k, uint32 **ids)
+/* Append every event of src to *dst, in *dst's participant numbers. */
+static void
+merge_into(CbRoomState **dst, const CbMem *mem, const CbRoomState *src)
 {
-	CbEvent    *out = palloc_extended(Max((Size) st->nevents, 1) * sizeof(CbEvent),
-									  MCXT_ALLOC_HUGE);
-
-	if (ids)
-		*ids = palloc_extended(Max((Size) st->nevents, 1) * sizeof(uint32),
-							   MCXT_ALLOC_HUGE);
-	*k = cb_dict_renumber(st->dict, st->events, st->nevents, out,
-						  ids ? *ids : NULL);
-	return out;
-}
-
-/* Append every event of src to dst, in dst's participant numbers. */
-static UsageState *
-merge_into(UsageState *dst, UsageState *src)
-{
+	uint32	   *map = palloc(Max(src->nparticipants, 1) * sizeof(uint32));
 	uint32		k,
-				j,
 				i;
-	uint32	   *ids;
-	CbEvent    *ev = renumbered_events(src, &k, &ids);
 
-	/* ids[j]: src's number of participant j; now dst's number */
-	for (j = 0; j < k; j++)
+	check_room_events((uint64) (*dst)->nevents + src->nevents);
+	for (k = 0; k < src->nparticipants; k++)
 	{
-		uint32		len;
-		const char *name = cb_dict_name(src->dict, ids[j], &len);
+		size_t		len;
+		const char *name = cb_room_name(src, k, &len);
 
-		ids[j] = cb_dict_intern(dst->dict, name, len);
+		check_room(cb_room_participant(dst, mem, name, len, &map[k]));
 	}
-
-	dst = state_reserve(dst, src->nevents);
+	check_room(cb_room_reserve(dst, mem, src->nevents));
 	for (i = 0; i < src->nevents; i++)
 	{
-		int			kind = cb_event_kind(&ev[i]);
+		CbEvent		e;
+		int			kind;
 
-		cb_event_set(&dst->events[dst->nevents++], cb_event_at(&ev[i]), kind,
-					 cb_kind_has_participant(kind) ? ids[cb_event_pid(&ev[i])] : 0);
+		cb_room_event(src, i, &e);
+		kind = cb_event_kind(&e);
+		check_room(cb_room_add_event(dst, mem, cb_event_at(&e), kind,
+									 cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0));
 	}
-	pfree(ev);
-	pfree(ids);
-	return dst;
+	pfree(map);
 }
 
 PG_FUNCTION_INFO_V1(classbill_room_usage_combine);
@@ -292,14 +310,15 @@ Datum
 classbill_room_usage_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggctx;
-	UsageState *st1;
-	UsageState *st2;
+	CbMem		mem;
+	CbRoomState *st1;
+	CbRoomState *st2;
 
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "classbill_room_usage_combine called in non-aggregate context");
 
-	st1 = PG_ARGISNULL(0) ? NULL : (UsageState *) PG_GETARG_POINTER(0);
-	st2 = PG_ARGISNULL(1) ? NULL : (UsageState *) PG_GETARG_POINTER(1);
+	st1 = PG_ARGISNULL(0) ? NULL : (CbRoomState *) PG_GETARG_POINTER(0);
+	st2 = PG_ARGISNULL(1) ? NULL : (CbRoomState *) PG_GETARG_POINTER(1);
 	if (st2 == NULL)
 	{
 		if (st1 == NULL)
@@ -307,35 +326,33 @@ classbill_room_usage_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(st1);
 	}
 	/* never hand back st2: it lives in memory the executor will reset */
+	mem = memory_in(aggctx);
 	if (st1 == NULL)
-		st1 = state_create(aggctx, cb_dict_for_context(fcinfo->flinfo, aggctx),
-						   st2->nevents);
-	PG_RETURN_POINTER(merge_into(st1, st2));
+		st1 = cb_room_create(&mem, st2->nevents);
+	merge_into(&st1, &mem, st2);
+	PG_RETURN_POINTER(st1);
 }
 
 PG_FUNCTION_INFO_V1(classbill_room_usage_serial);
 Datum
 classbill_room_usage_serial(PG_FUNCTION_ARGS)
 {
-	UsageState *st = (UsageState *) PG_GETARG_POINTER(0);
-	uint32		k,
-				j,
-				i;
-	uint32	   *ids;
-	CbEvent    *ev = renumbered_events(st, &k, &ids);
+	CbRoomState *st = (CbRoomState *) PG_GETARG_POINTER(0);
 	uint64		namebytes = 0;
 	Size		size;
 	bytea	   *result;
 	uint8	   *p;
+	uint32		k,
+				i;
 
-	for (j = 0; j < k; j++)
+	for (k = 0; k < st->nparticipants; k++)
 	{
-		uint32		len;
+		size_t		len;
 
-		(void) cb_dict_name(st->dict, ids[j], &len);
+		(void) cb_room_name(st, k, &len);
 		namebytes += len;
 	}
-	size = cb_state_size(k, namebytes, st->nevents);
+	size = cb_state_size(st->nparticipants, namebytes, st->nevents);
 	if (size == 0 || size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -344,41 +361,49 @@ classbill_room_usage_serial(PG_FUNCTION_ARGS)
 				 errhint("Disable parallel aggregation for this query (SET max_parallel_workers_per_gather = 0).")));
 	result = palloc(VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
-	p = cb_state_write_header((uint8 *) VARDATA(result), k, (uint32) namebytes,
-							  st->nevents);
-	for (j = 0; j < k; j++)
+	p = cb_state_write_header((uint8 *) VARDATA(result), st->nparticipants,
+							  (uint32) namebytes, st->nevents);
+	for (k = 0; k < st->nparticipants; k++)
 	{
-		uint32		len;
+		size_t		len;
 
-		(void) cb_dict_name(st->dict, ids[j], &len);
-		cb_put32(p, len);
+		(void) cb_room_name(st, k, &len);
+		cb_put32(p, (uint32) len);
 		p += 4;
 	}
-	for (j = 0; j < k; j++)
+	for (k = 0; k < st->nparticipants; k++)
 	{
-		uint32		len;
-		const char *name = cb_dict_name(st->dict, ids[j], &len);
+		size_t		len;
+		const char *name = cb_room_name(st, k, &len);
 
 		memcpy(p, name, len);
 		p += len;
 	}
 	for (i = 0; i < st->nevents; i++)
-		p = cb_state_write_event(p, &ev[i]);
+	{
+		CbEvent		e;
+
+		cb_room_event(st, i, &e);
+		p = cb_state_write_event(p, &e);
+	}
 	PG_RETURN_BYTEA_P(result);
 }
 
 /*
- * The result, in the current memory context, has a private dictionary
- * that only lists its names: the combine function reads it once.
+ * The result is built in the current memory context by the same steps as
+ * the transition function, so a forged state with a name twice still
+ * gives one participant.
  */
 PG_FUNCTION_INFO_V1(classbill_room_usage_deserial);
 Datum
 classbill_room_usage_deserial(PG_FUNCTION_ARGS)
 {
 	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
+	CbMem		mem = memory_in(CurrentMemoryContext);
 	CbStateView v;
 	const char *why;
-	UsageState *st;
+	CbRoomState *st;
+	uint32	   *map;
 	uint32		i;
 	const uint8 *name;
 
@@ -387,21 +412,29 @@ classbill_room_usage_deserial(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid room_usage aggregate state: %s", why)));
+	check_room_events(v.nevents);
 
-	st = state_create(CurrentMemoryContext,
-					  cb_dict_create_list(CurrentMemoryContext, v.nparticipants),
-					  v.nevents);
+	st = cb_room_create(&mem, v.nevents);
+	map = palloc(Max(v.nparticipants, 1) * sizeof(uint32));
 	name = v.names;
 	for (i = 0; i < v.nparticipants; i++)
 	{
 		uint32		len = cb_get32(v.lengths + 4 * (Size) i);
 
-		cb_dict_append(st->dict, (const char *) name, len);
+		check_room(cb_room_participant(&st, &mem, (const char *) name, len, &map[i]));
 		name += len;
 	}
 	for (i = 0; i < v.nevents; i++)
-		cb_state_event(&v, i, &st->events[i]);
-	st->nevents = v.nevents;
+	{
+		CbEvent		e;
+		int			kind;
+
+		cb_state_event(&v, i, &e);
+		kind = cb_event_kind(&e);
+		check_room(cb_room_add_event(&st, &mem, cb_event_at(&e), kind,
+									 cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0));
+	}
+	pfree(map);
 	PG_RETURN_POINTER(st);
 }
 
@@ -448,9 +481,9 @@ PG_FUNCTION_INFO_V1(classbill_room_usage_final);
 Datum
 classbill_room_usage_final(PG_FUNCTION_ARGS)
 {
-	UsageState *st;
+	CbRoomState *st;
 	CbEvent    *ev;
-	uint32		k;
+	CbEvent    *tmp = NULL;
 	CbCalendar	cal;
 	pg_tz	   *tz;
 	CbSweepResult r;
@@ -459,22 +492,22 @@ classbill_room_usage_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	st = (UsageState *) PG_GETARG_POINTER(0);
+	st = (CbRoomState *) PG_GETARG_POINTER(0);
 
-	/* the state itself is left as it is: transitions may follow */
-	ev = renumbered_events(st, &k, NULL);
-	if (!cb_events_sorted(ev, st->nevents))
-	{
-		CbEvent    *tmp = palloc_extended((Size) st->nevents * sizeof(CbEvent),
-										  MCXT_ALLOC_HUGE);
-
-		cb_sort_events(ev, st->nevents, tmp);
+	/*
+	 * Sorting the state's own events, if they need it, changes nothing they
+	 * mean, so later transitions (in a window) stay valid.
+	 */
+	ev = palloc_extended(Max((Size) st->nevents, 1) * sizeof(CbEvent), MCXT_ALLOC_HUGE);
+	if (!cb_room_sorted(st))
+		tmp = palloc_extended(Max((Size) st->nevents, 1) * sizeof(CbEvent), MCXT_ALLOC_HUGE);
+	cb_room_events_in_order(st, ev, tmp);
+	if (tmp)
 		pfree(tmp);
-	}
 
 	tz = cb_billing_tz();
 	cal = cb_calendar(tz);
-	status = cb_sweep(ev, st->nevents, k, &cal,
+	status = cb_sweep(ev, st->nevents, st->nparticipants, &cal,
 					  &cb_palloc_allocator, interrupt_for_core, &r);
 	if (status != CB_OK)
 		cb_report_status(status, "room_usage");

@@ -1,0 +1,525 @@
+/*-------------------------------------------------------------------------
+ *
+ * room_state.c
+ *	  One room's buffered events and participants (layout in the header).
+ *
+ * The design follows the data: event logs are written in time order, so
+ * at any moment only the rooms in session are being appended to, and
+ * each room's buffer, with its own small dictionary, stays in cache.
+ * Most rooms have a few dozen participants; a scan over their hashes
+ * finds one faster than any shared structure.  Rooms with more get a hash
+ * index.  Narrow 8-byte events plus names stored once make a room cost
+ * about 8 bytes per row and 8 to 16 per participant, in one allocation.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "room_state.h"
+
+#include <string.h>
+
+#define HEADER			((uint64_t) sizeof(CbRoomState))
+#define INDEX_FROM		32		/* participants before an index pays */
+
+/*
+ * The participant region, at the end of the buffer:
+ *
+ *	  [ names, last added lowest | records, participant 0 at the end ]
+ *
+ * Record k is 8 bytes: the hash of k's name and where k's name ends,
+ * counted down from the top of the names (the bottom of the records).
+ * Records are reserved in powers of two so that the names move rarely.
+ * Scanning records is a walk over one array, which is what makes a
+ * lookup in a room of a few dozen participants cheap.
+ */
+typedef struct Record
+{
+	uint32_t	hash;
+	uint32_t	name_end;		/* name k is [top - end(k), top - end(k-1)) */
+} Record;
+
+_Static_assert(sizeof(Record) == CB_ROOM_RECORD_BYTES, "record size");
+
+struct CbRoomIndex
+{
+	uint32_t	slotmask;
+	uint32_t	cap;			/* participants it can hold */
+	uint32_t	slots[];		/* pid + 1, 0 for empty */
+};
+
+static inline int
+is_wide(const CbRoomState *st)
+{
+	return st->base == CB_WIDE;
+}
+
+static inline uint8_t *
+data_of(const CbRoomState *st)
+{
+	return (uint8_t *) st + HEADER;
+}
+
+static inline uint64_t
+event_bytes(const CbRoomState *st, uint64_t n)
+{
+	return n * (is_wide(st) ? sizeof(CbEvent) : sizeof(uint64_t));
+}
+
+static inline uint64_t
+back_bytes(const CbRoomState *st)
+{
+	return (uint64_t) st->reccap * sizeof(Record) + st->namebytes;
+}
+
+static inline uint64_t
+free_bytes(const CbRoomState *st)
+{
+	return st->size - HEADER - event_bytes(st, st->nevents) - back_bytes(st);
+}
+
+/* Record k; records run downwards from the end of the buffer. */
+static inline Record *
+record(const CbRoomState *st, uint32_t k)
+{
+	return (Record *) ((uint8_t *) st + st->size) - (k + 1);
+}
+
+/* The top of the names: the bottom of the reserved records. */
+static inline uint8_t *
+names_top(const CbRoomState *st)
+{
+	return (uint8_t *) st + st->size - (uint64_t) st->reccap * sizeof(Record);
+}
+
+static uint32_t
+name_hash(const char *s, size_t len)
+{
+	uint64_t	h = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t) len;
+	uint64_t	w;
+
+	while (len >= 8)
+	{
+		memcpy(&w, s, 8);
+		h = (h ^ w) * UINT64_C(0xFF51AFD7ED558CCD);
+		h ^= h >> 32;
+		s += 8;
+		len -= 8;
+	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * UINT64_C(0xC4CEB9FE1A85EC53);
+	h ^= h >> 29;
+	return (uint32_t) h;
+}
+
+/* ----------------------------------------------------------------
+ * Space
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Small buffers are powers of two, the size the allocator hands out
+ * anyway, so all of it is capacity; above 8 kB chunks are exact and the
+ * buffer grows by half.
+ */
+static uint64_t
+buffer_size_for(uint64_t need)
+{
+	uint64_t	size = 64;
+
+	if (need > 8192)
+		return need + need / 2;
+	while (size < need)
+		size *= 2;
+	return size;
+}
+
+/* Make at least `need` free bytes; moves the participant region along. */
+static CbRoomStatus
+make_room(CbRoomState **stp, const CbMem *mem, uint64_t need)
+{
+	CbRoomState *st = *stp;
+	uint64_t	used = st->size - free_bytes(st);
+	uint64_t	oldsize = st->size;
+	uint64_t	size;
+
+	if (free_bytes(st) >= need)
+		return CB_ROOM_OK;
+	if (need > (UINT64_MAX >> 2) - used)
+		return CB_ROOM_TOO_LARGE;
+	size = buffer_size_for(used + need);
+	st = mem->realloc(mem->arg, st, (size_t) size);
+	memmove((uint8_t *) st + size - back_bytes(st),
+			(uint8_t *) st + oldsize - back_bytes(st), (size_t) back_bytes(st));
+	st->size = size;
+	*stp = st;
+	return CB_ROOM_OK;
+}
+
+CbRoomState *
+cb_room_create(const CbMem *mem, uint32_t events)
+{
+	uint64_t	size = buffer_size_for(HEADER + (uint64_t) events * sizeof(uint64_t));
+	CbRoomState *st = mem->alloc(mem->arg, (size_t) size);
+
+	st->size = size;
+	st->namebytes = 0;
+	st->base = 0;
+	st->nevents = 0;
+	st->nparticipants = 0;
+	st->reccap = 0;
+	st->index = NULL;
+	return st;
+}
+
+CbRoomStatus
+cb_room_reserve(CbRoomState **st, const CbMem *mem, uint64_t more)
+{
+	if ((uint64_t) (*st)->nevents + more >= UINT32_MAX)
+		return CB_ROOM_TOO_LARGE;
+	return make_room(st, mem, event_bytes(*st, more));
+}
+
+void
+cb_room_free(CbRoomState *st, const CbMem *mem)
+{
+	if (st->index)
+		mem->free(mem->arg, st->index);
+	mem->free(mem->arg, st);
+}
+
+/* ----------------------------------------------------------------
+ * Participants
+ * ----------------------------------------------------------------
+ */
+const char *
+cb_room_name(const CbRoomState *st, uint32_t pid, size_t *len)
+{
+	uint32_t	end = record(st, pid)->name_end;
+	uint32_t	start = pid ? record(st, pid - 1)->name_end : 0;
+
+	*len = end - start;
+	return (const char *) names_top(st) - end;
+}
+
+static inline int
+name_is(const CbRoomState *st, uint32_t k, const char *name, size_t len)
+{
+	size_t		l;
+	const char *s = cb_room_name(st, k, &l);
+	size_t		i;
+
+	if (l != len)
+		return 0;
+	if (len > 32)
+		return memcmp(s, name, len) == 0;
+	/* names are short: a loop beats a call */
+	for (i = 0; i < len; i++)
+		if (s[i] != name[i])
+			return 0;
+	return 1;
+}
+
+static void
+index_put(CbRoomIndex *ix, uint32_t pid, uint32_t hash)
+{
+	uint32_t	i = hash & ix->slotmask;
+
+	while (ix->slots[i] != 0)
+		i = (i + 1) & ix->slotmask;
+	ix->slots[i] = pid + 1;
+}
+
+/* (Re)build the index with room for at least `want` participants. */
+static void
+index_build(CbRoomState *st, const CbMem *mem, uint32_t want)
+{
+	uint32_t	nslots = 128;
+	CbRoomIndex *ix;
+	uint32_t	k;
+
+	while (nslots / 2 < want)
+		nslots *= 2;
+	ix = mem->alloc(mem->arg, sizeof(CbRoomIndex) + (size_t) nslots * sizeof(uint32_t));
+	ix->slotmask = nslots - 1;
+	ix->cap = nslots / 2;
+	memset(ix->slots, 0, (size_t) nslots * sizeof(uint32_t));
+	for (k = 0; k < st->nparticipants; k++)
+		index_put(ix, k, record(st, k)->hash);
+	if (st->index)
+		mem->free(mem->arg, st->index);
+	st->index = ix;
+}
+
+CbRoomStatus
+cb_room_participant(CbRoomState **stp, const CbMem *mem, const char *name,
+					size_t len, uint32_t *pid)
+{
+	CbRoomState *st = *stp;
+	uint32_t	hash = name_hash(name, len);
+	uint32_t	k;
+	uint32_t	prev_end;
+	uint64_t	grow = 0;
+	CbRoomStatus status;
+
+	if (st->index)
+	{
+		CbRoomIndex *ix = st->index;
+		uint32_t	i;
+
+		for (i = hash & ix->slotmask; ix->slots[i] != 0; i = (i + 1) & ix->slotmask)
+		{
+			k = ix->slots[i] - 1;
+			if (record(st, k)->hash == hash && name_is(st, k, name, len))
+			{
+				*pid = k;
+				return CB_ROOM_OK;
+			}
+		}
+	}
+	else
+	{
+		const Record *r = record(st, 0);
+
+		/* records run downwards: participant k is r[-k] */
+		for (k = 0; k < st->nparticipants; k++)
+			if (r[-(int64_t) k].hash == hash && name_is(st, k, name, len))
+			{
+				*pid = k;
+				return CB_ROOM_OK;
+			}
+	}
+
+	/* a new participant */
+	if (st->nparticipants + 1 >= CB_MAX_PARTICIPANTS)
+		return CB_ROOM_TOO_MANY_PARTICIPANTS;
+	if (len > UINT32_MAX - st->namebytes)
+		return CB_ROOM_NAME_TOO_LONG;
+	if (st->nparticipants == st->reccap)
+		grow = (uint64_t) (st->reccap ? st->reccap : 4) * sizeof(Record);
+	status = make_room(&st, mem, grow + len);
+	*stp = st;
+	if (status != CB_ROOM_OK)
+		return status;
+	if (grow > 0)
+	{
+		/* reserve more records below the ones in use; the names move down */
+		uint8_t    *bottom = names_top(st) - st->namebytes;
+
+		memmove(bottom - grow, bottom, (size_t) st->namebytes);
+		st->reccap += (uint32_t) (grow / sizeof(Record));
+	}
+
+	k = st->nparticipants++;
+	prev_end = k ? record(st, k - 1)->name_end : 0;
+	memcpy(names_top(st) - prev_end - len, name, len);
+	record(st, k)->hash = hash;
+	record(st, k)->name_end = prev_end + (uint32_t) len;
+	st->namebytes += len;
+
+	if (st->index)
+	{
+		if (st->nparticipants > st->index->cap)
+			index_build(st, mem, st->nparticipants);
+		else
+			index_put(st->index, k, hash);
+	}
+	else if (st->nparticipants > INDEX_FROM)
+		index_build(st, mem, st->nparticipants);
+	*pid = k;
+	return CB_ROOM_OK;
+}
+
+/* ----------------------------------------------------------------
+ * Events
+ * ----------------------------------------------------------------
+ */
+static inline void
+narrow_to_event(const CbRoomState *st, uint64_t key, CbEvent *e)
+{
+	cb_event_set(e, st->base + (int64_t) (key >> 19), (int) ((key >> 16) & 7),
+				 (uint32_t) (key & 0xFFFF));
+}
+
+/* Rewrite every event in 12 bytes, for good. */
+static CbRoomStatus
+widen(CbRoomState **stp, const CbMem *mem)
+{
+	CbRoomState *st;
+	CbRoomStatus status;
+	uint32_t	i;
+
+	status = make_room(stp, mem, (uint64_t) (*stp)->nevents *
+					   (sizeof(CbEvent) - sizeof(uint64_t)));
+	if (status != CB_ROOM_OK)
+		return status;
+	st = *stp;
+	/* from the last: event i's new place never covers an unread one */
+	for (i = st->nevents; i-- > 0;)
+	{
+		uint64_t	key;
+		CbEvent		e;
+
+		memcpy(&key, data_of(st) + (size_t) i * sizeof(uint64_t), sizeof(key));
+		narrow_to_event(st, key, &e);
+		memcpy(data_of(st) + (size_t) i * sizeof(CbEvent), &e, sizeof(e));
+	}
+	st->base = CB_WIDE;
+	return CB_ROOM_OK;
+}
+
+CbRoomStatus
+cb_room_add_event_slow(CbRoomState **stp, const CbMem *mem, int64_t at,
+					   int kind, uint32_t pid)
+{
+	CbRoomState *st = *stp;
+	CbRoomStatus status;
+
+	if (st->nevents == 0 && !is_wide(st))
+		st->base = at - CB_NARROW_SPAN / 2;
+	if (!is_wide(st) &&
+		(at < st->base || at - st->base >= CB_NARROW_SPAN || pid >= CB_NARROW_MAX_PIDS))
+	{
+		status = widen(stp, mem);
+		if (status != CB_ROOM_OK)
+			return status;
+		st = *stp;
+	}
+	if (st->nevents == UINT32_MAX - 1)
+		return CB_ROOM_TOO_LARGE;
+	status = make_room(stp, mem, event_bytes(st, 1));
+	if (status != CB_ROOM_OK)
+		return status;
+	st = *stp;
+	if (is_wide(st))
+	{
+		CbEvent		e;
+
+		cb_event_set(&e, at, kind, pid);
+		memcpy(data_of(st) + (size_t) st->nevents * sizeof(CbEvent), &e, sizeof(e));
+	}
+	else
+	{
+		uint64_t	key = narrow_key(st, at, kind, pid);
+
+		memcpy(data_of(st) + (size_t) st->nevents * sizeof(uint64_t), &key, sizeof(key));
+	}
+	st->nevents++;
+	return CB_ROOM_OK;
+}
+
+void
+cb_room_event(const CbRoomState *st, uint32_t i, CbEvent *e)
+{
+	if (is_wide(st))
+		memcpy(e, data_of(st) + (size_t) i * sizeof(CbEvent), sizeof(*e));
+	else
+	{
+		uint64_t	key;
+
+		memcpy(&key, data_of(st) + (size_t) i * sizeof(uint64_t), sizeof(key));
+		narrow_to_event(st, key, e);
+	}
+}
+
+/* ----------------------------------------------------------------
+ * Order
+ *
+ * Narrow keys sort as integers; the low 16 bits (the participant) do not
+ * take part, as rows of one instant and kind need no order (sweep.c).
+ * ----------------------------------------------------------------
+ */
+#define NARROW_ORDER(k)	((k) >> 16)
+
+static void
+sort_keys(uint64_t *a, size_t n, uint64_t *tmp)
+{
+	uint64_t   *src = a,
+			   *dst = tmp;
+	size_t		width,
+				lo,
+				i;
+
+	for (lo = 0; lo < n; lo += 16)
+	{
+		size_t		hi = (lo + 16 < n) ? lo + 16 : n;
+
+		for (i = lo + 1; i < hi; i++)
+		{
+			uint64_t	x = a[i];
+			size_t		j = i;
+
+			while (j > lo && NARROW_ORDER(x) < NARROW_ORDER(a[j - 1]))
+			{
+				a[j] = a[j - 1];
+				j--;
+			}
+			a[j] = x;
+		}
+	}
+	for (width = 16; width < n; width *= 2)
+	{
+		uint64_t   *swap;
+
+		for (lo = 0; lo < n; lo += 2 * width)
+		{
+			size_t		mid = (lo + width < n) ? lo + width : n;
+			size_t		hi = (lo + 2 * width < n) ? lo + 2 * width : n;
+			size_t		x = lo,
+						y = mid,
+						k = lo;
+
+			if (mid >= hi || NARROW_ORDER(src[mid - 1]) <= NARROW_ORDER(src[mid]))
+			{
+				memcpy(dst + lo, src + lo, (hi - lo) * sizeof(uint64_t));
+				continue;
+			}
+			while (x < mid && y < hi)
+				dst[k++] = NARROW_ORDER(src[y]) < NARROW_ORDER(src[x]) ? src[y++] : src[x++];
+			while (x < mid)
+				dst[k++] = src[x++];
+			while (y < hi)
+				dst[k++] = src[y++];
+		}
+		swap = src;
+		src = dst;
+		dst = swap;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(uint64_t));
+}
+
+int
+cb_room_sorted(const CbRoomState *st)
+{
+	uint32_t	i;
+
+	if (is_wide(st))
+		return cb_events_sorted((const CbEvent *) data_of(st), st->nevents);
+	for (i = 1; i < st->nevents; i++)
+	{
+		uint64_t	a,
+					b;
+
+		memcpy(&a, data_of(st) + (size_t) (i - 1) * 8, 8);
+		memcpy(&b, data_of(st) + (size_t) i * 8, 8);
+		if (NARROW_ORDER(b) < NARROW_ORDER(a))
+			return 0;
+	}
+	return 1;
+}
+
+void
+cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
+{
+	uint32_t	i;
+
+	if (tmp != NULL)
+	{
+		if (is_wide(st))
+			cb_sort_events((CbEvent *) data_of(st), st->nevents, tmp);
+		else
+			sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
+	}
+	for (i = 0; i < st->nevents; i++)
+		cb_room_event(st, i, &out[i]);
+}

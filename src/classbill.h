@@ -17,6 +17,15 @@
 
 #include "usage_value.h"
 
+/*
+ * PG_FUNCTION_INFO_V1 with the function itself exported too: the library
+ * is built with hidden visibility, and PostgreSQL 15 marks only the info
+ * function for export.
+ */
+#define CB_FUNCTION(f) \
+	extern PGDLLEXPORT Datum f(PG_FUNCTION_ARGS); \
+	PG_FUNCTION_INFO_V1(f)
+
 /* calendar.c: the billing time zone (SPEC 0, 1.6) */
 extern void cb_define_calendar_settings(void);
 extern pg_tz *cb_billing_tz(void);

@@ -168,6 +168,7 @@ cb_room_create(const CbMem *mem, uint32_t events)
 	st->nparticipants = 0;
 	st->reccap = 0;
 	st->index = NULL;
+	st->seen = 0;
 	return st;
 }
 
@@ -276,11 +277,14 @@ cb_room_participant(CbRoomState **stp, const CbMem *mem, const char *name,
 			}
 		}
 	}
-	else
+	else if (st->seen & (UINT64_C(1) << (hash & 63)))
 	{
 		const Record *r = record(st, 0);
 
-		/* records run downwards: participant k is r[-k] */
+		/*
+		 * Records run downwards: participant k is r[-k].  (A name whose bit
+		 * is not in `seen` is new, which spares the scan on most joins.)
+		 */
 		for (k = 0; k < st->nparticipants; k++)
 			if (r[-(int64_t) k].hash == hash && name_is(st, k, name, len))
 			{
@@ -315,6 +319,7 @@ cb_room_participant(CbRoomState **stp, const CbMem *mem, const char *name,
 	record(st, k)->hash = hash;
 	record(st, k)->name_end = prev_end + (uint32_t) len;
 	st->namebytes += len;
+	st->seen |= UINT64_C(1) << (hash & 63);
 
 	if (st->index)
 	{

@@ -43,6 +43,7 @@ typedef struct CbRoomState
 	uint64_t	size;			/* bytes of the buffer, header included */
 	int64_t		base;			/* narrow keys count from here; CB_WIDE */
 	CbRoomIndex *index;			/* NULL until the room is large */
+	uint64_t	seen;			/* bit hash % 64 of every participant */
 	uint32_t	namebytes;		/* bytes of names */
 	uint32_t	reccap;			/* participant records reserved */
 	uint32_t	nevents;

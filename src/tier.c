@@ -47,7 +47,7 @@ labels_for(FunctionCallInfo fcinfo)
 	return cache;
 }
 
-PG_FUNCTION_INFO_V1(classbill_tier);
+CB_FUNCTION(classbill_tier);
 Datum
 classbill_tier(PG_FUNCTION_ARGS)
 {

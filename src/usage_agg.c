@@ -178,7 +178,7 @@ memory_of(void *state)
 	return memory_in(GetMemoryChunkContext(state));
 }
 
-PG_FUNCTION_INFO_V1(classbill_room_usage_trans);
+CB_FUNCTION(classbill_room_usage_trans);
 Datum
 classbill_room_usage_trans(PG_FUNCTION_ARGS)
 {
@@ -305,7 +305,7 @@ merge_into(CbRoomState **dst, const CbMem *mem, const CbRoomState *src)
 	pfree(map);
 }
 
-PG_FUNCTION_INFO_V1(classbill_room_usage_combine);
+CB_FUNCTION(classbill_room_usage_combine);
 Datum
 classbill_room_usage_combine(PG_FUNCTION_ARGS)
 {
@@ -333,7 +333,7 @@ classbill_room_usage_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st1);
 }
 
-PG_FUNCTION_INFO_V1(classbill_room_usage_serial);
+CB_FUNCTION(classbill_room_usage_serial);
 Datum
 classbill_room_usage_serial(PG_FUNCTION_ARGS)
 {
@@ -394,7 +394,7 @@ classbill_room_usage_serial(PG_FUNCTION_ARGS)
  * the transition function, so a forged state with a name twice still
  * gives one participant.
  */
-PG_FUNCTION_INFO_V1(classbill_room_usage_deserial);
+CB_FUNCTION(classbill_room_usage_deserial);
 Datum
 classbill_room_usage_deserial(PG_FUNCTION_ARGS)
 {
@@ -477,7 +477,7 @@ cb_report_status(CbStatus status, const char *what)
 	pg_unreachable();
 }
 
-PG_FUNCTION_INFO_V1(classbill_room_usage_final);
+CB_FUNCTION(classbill_room_usage_final);
 Datum
 classbill_room_usage_final(PG_FUNCTION_ARGS)
 {

@@ -77,7 +77,7 @@ usage_from_bytes(const uint8 *bytes, Size len)
 	return cb_usage_make(&u);
 }
 
-PG_FUNCTION_INFO_V1(classbill_usage_in);
+CB_FUNCTION(classbill_usage_in);
 Datum
 classbill_usage_in(PG_FUNCTION_ARGS)
 {
@@ -101,7 +101,7 @@ classbill_usage_in(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(cb_usage_make(&u));
 }
 
-PG_FUNCTION_INFO_V1(classbill_usage_out);
+CB_FUNCTION(classbill_usage_out);
 Datum
 classbill_usage_out(PG_FUNCTION_ARGS)
 {
@@ -112,7 +112,7 @@ classbill_usage_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(out);
 }
 
-PG_FUNCTION_INFO_V1(classbill_usage_recv);
+CB_FUNCTION(classbill_usage_recv);
 Datum
 classbill_usage_recv(PG_FUNCTION_ARGS)
 {
@@ -123,7 +123,7 @@ classbill_usage_recv(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(usage_from_bytes((const uint8 *) bytes, len));
 }
 
-PG_FUNCTION_INFO_V1(classbill_usage_send);
+CB_FUNCTION(classbill_usage_send);
 Datum
 classbill_usage_send(PG_FUNCTION_ARGS)
 {
@@ -171,14 +171,14 @@ day_minutes(int64 usec)
 	return (usec + (INT64CONST(60000000) - 1)) / INT64CONST(60000000);
 }
 
-PG_FUNCTION_INFO_V1(classbill_usage_seconds);
+CB_FUNCTION(classbill_usage_seconds);
 Datum
 classbill_usage_seconds(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_NUMERIC(int64_div_fast_to_numeric(total_usec(PG_GETARG_USAGE_P(0)), 6));
 }
 
-PG_FUNCTION_INFO_V1(classbill_usage_minutes);
+CB_FUNCTION(classbill_usage_minutes);
 Datum
 classbill_usage_minutes(PG_FUNCTION_ARGS)
 {
@@ -192,7 +192,7 @@ classbill_usage_minutes(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(sum);
 }
 
-PG_FUNCTION_INFO_V1(classbill_usage_daily);
+CB_FUNCTION(classbill_usage_daily);
 Datum
 classbill_usage_daily(PG_FUNCTION_ARGS)
 {
@@ -226,7 +226,7 @@ int32_or_error(int64 v, const char *what)
 	return (int32) v;
 }
 
-PG_FUNCTION_INFO_V1(classbill_usage_participants);
+CB_FUNCTION(classbill_usage_participants);
 Datum
 classbill_usage_participants(PG_FUNCTION_ARGS)
 {
@@ -238,7 +238,7 @@ classbill_usage_participants(PG_FUNCTION_ARGS)
 
 /* Accessors that read one header field. */
 #define HEADER_ACCESSOR(fn, ret, expr) \
-PG_FUNCTION_INFO_V1(fn); \
+CB_FUNCTION(fn); \
 Datum \
 fn(PG_FUNCTION_ARGS) \
 { \
@@ -286,7 +286,7 @@ report_zone_mismatch(Usage *a, Usage *b)
  * place while the value brings no new day; otherwise a merged copy is
  * returned and the executor keeps that.
  */
-PG_FUNCTION_INFO_V1(classbill_usage_rollup_trans);
+CB_FUNCTION(classbill_usage_rollup_trans);
 Datum
 classbill_usage_rollup_trans(PG_FUNCTION_ARGS)
 {

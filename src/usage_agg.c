@@ -43,7 +43,7 @@ cb_define_usage_settings(void)
 {
 	DefineCustomIntVariable("classbill.max_room_events",
 							"Most event rows one room_usage group may hold.",
-							"Each buffered row takes 12 bytes while the group is aggregated.",
+							"Each buffered row takes 8 to 12 bytes while the group is aggregated.",
 							&max_room_events,
 							100000000,
 							1,

@@ -83,4 +83,24 @@ SELECT c, classbill.peak(u) AS peak, classbill.stage_peak(u) AS stage_peak,
 FROM (SELECT c, classbill.room_usage(p, e, t) AS u FROM ev GROUP BY c) AS s
 ORDER BY c;
 
+-- When each peak was first reached (+08 local times): 1: 09:00; 2: 10:00
+-- (A until 10:00:00.000001, B from 10:00); 3: 09:00; 4: A, B 09:00 (2),
+-- C 09:30 (3); 5: 09:00; 6: 09:00 (3 present), stage: A 09:00, B 09:10 (2);
+-- 7: 09:00 and stage 09:00; 8: 09:00 and stage 09:00; 9: 09:00 and stage
+-- 09:01.
+SET timezone = 'Asia/Shanghai';
+SELECT c, classbill.peak(u) AS peak, classbill.peak_at(u) AS peak_at,
+       classbill.stage_peak(u) AS stage_peak, classbill.stage_peak_at(u) AS stage_peak_at
+FROM (SELECT c, classbill.room_usage(p, e, t) AS u FROM ev GROUP BY c) AS s
+ORDER BY c;
+
+-- A rollup keeps the instant of its largest peak, the earlier of equal
+-- ones: cases 4 (3 at 09:30) and 6 (3 at 09:00) give 3 at 09:00; the
+-- stage peak 2 of case 6 (09:10) and of case 7 (09:00) gives 09:00.
+SELECT classbill.peak(r), classbill.peak_at(r), classbill.stage_peak(r), classbill.stage_peak_at(r)
+FROM (SELECT classbill.rollup(u) AS r
+      FROM (SELECT c, classbill.room_usage(p, e, t) AS u FROM ev GROUP BY c) AS s
+      WHERE c IN (4, 6, 7)) AS x;
+SET timezone = 'UTC';
+
 DROP TABLE ev;

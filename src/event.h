@@ -57,6 +57,8 @@ typedef struct CbEvent
 /* billing days that can hold presence, in days since 2000-01-01 */
 #define CB_MIN_DAY			(-36525)
 #define CB_MAX_DAY			109573
+/* "no instant", for the time of a peak of zero */
+#define CB_NO_TIME			INT64_MIN
 
 static inline int64_t
 cb_event_at(const CbEvent *e)

@@ -332,6 +332,7 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 	CbStatus	st = CB_OK;
 
 	memset(out, 0, sizeof(*out));
+	out->peak_at = out->stage_peak_at = CB_NO_TIME;
 	memset(&r, 0, sizeof(r));
 	q->events = (int64_t) n;
 	r.cal = cal;
@@ -444,9 +445,15 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 
 		/* every row of this instant is in: read the peaks (SPEC 1.8) */
 		if ((int64_t) r.npresent > out->peak)
+		{
 			out->peak = (int32_t) r.npresent;
+			out->peak_at = at;
+		}
 		if (r.on_stage > out->stage_peak)
+		{
 			out->stage_peak = (int32_t) r.on_stage;
+			out->stage_peak_at = at;
+		}
 	}
 
 	/* the look-ahead guarantees nobody is left present */

@@ -61,6 +61,8 @@ typedef struct CbSweepResult
 	int64_t		participants;	/* distinct participants who joined */
 	int32_t		peak;			/* SPEC 1.8 */
 	int32_t		stage_peak;		/* SPEC 1.2, measured like 1.8 */
+	int64_t		peak_at;		/* first instant of the peak; CB_NO_TIME */
+	int64_t		stage_peak_at;
 	CbQuality	quality;
 	uint32_t	ndays;
 	CbDayTotal *days;			/* ascending by day */

@@ -519,6 +519,8 @@ classbill_room_usage_final(PG_FUNCTION_ARGS)
 	u.participants = r.participants;
 	u.peak = r.peak;
 	u.stage_peak = r.stage_peak;
+	u.peak_at = r.peak_at;
+	u.stage_peak_at = r.stage_peak_at;
 	u.quality = r.quality;
 	u.ndays = r.ndays;
 	u.days = r.days;

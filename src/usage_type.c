@@ -18,6 +18,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/numeric.h"
+#include "utils/timestamp.h"
 
 typedef struct varlena Usage;
 
@@ -259,6 +260,35 @@ HEADER_ACCESSOR(classbill_usage_stray_stage_events, PG_RETURN_INT64, h.quality.s
 HEADER_ACCESSOR(classbill_usage_unterminated_sessions, PG_RETURN_INT64, h.quality.unterminated)
 HEADER_ACCESSOR(classbill_usage_billing_timezone, PG_RETURN_TEXT_P,
 				cstring_to_text_with_len(h.tz, (int) h.tzlen))
+
+/* The first instant of a peak; NULL for a peak of 0. */
+static Datum
+instant_or_null(FunctionCallInfo fcinfo, int64 at)
+{
+	if (at == CB_NO_TIME)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(at);
+}
+
+CB_FUNCTION(classbill_usage_peak_at);
+Datum
+classbill_usage_peak_at(PG_FUNCTION_ARGS)
+{
+	CbUsage		h;
+
+	header_of(PG_GETARG_USAGE_P(0), &h);
+	return instant_or_null(fcinfo, h.peak_at);
+}
+
+CB_FUNCTION(classbill_usage_stage_peak_at);
+Datum
+classbill_usage_stage_peak_at(PG_FUNCTION_ARGS)
+{
+	CbUsage		h;
+
+	header_of(PG_GETARG_USAGE_P(0), &h);
+	return instant_or_null(fcinfo, h.stage_peak_at);
+}
 
 /* ----------------------------------------------------------------
  * rollup(usage): the state is a usage value itself

@@ -27,6 +27,8 @@
 #define OFF_PEAK		24
 #define OFF_SPEAK		28
 #define OFF_QUALITY		32		/* six int64 counters */
+#define OFF_PEAK_AT		80
+#define OFF_SPEAK_AT	88
 
 #define NQUALITY		6
 
@@ -113,6 +115,8 @@ cb_usage_encode(const CbUsage *u, uint8_t *buf)
 	cb_put64(buf + OFF_PARTS, (uint64_t) u->participants);
 	cb_put32(buf + OFF_PEAK, (uint32_t) u->peak);
 	cb_put32(buf + OFF_SPEAK, (uint32_t) u->stage_peak);
+	cb_put64(buf + OFF_PEAK_AT, (uint64_t) u->peak_at);
+	cb_put64(buf + OFF_SPEAK_AT, (uint64_t) u->stage_peak_at);
 	for (i = 0; i < NQUALITY; i++)
 		cb_put64(buf + OFF_QUALITY + 8 * i, (uint64_t) *quality_field(&q, (int) i));
 	memcpy(buf + CB_USAGE_HEADER, u->tz, u->tzlen);
@@ -160,10 +164,21 @@ cb_usage_header(const uint8_t *buf, CbUsage *u)
 	u->participants = (int64_t) cb_get64(buf + OFF_PARTS);
 	u->peak = (int32_t) cb_get32(buf + OFF_PEAK);
 	u->stage_peak = (int32_t) cb_get32(buf + OFF_SPEAK);
+	u->peak_at = (int64_t) cb_get64(buf + OFF_PEAK_AT);
+	u->stage_peak_at = (int64_t) cb_get64(buf + OFF_SPEAK_AT);
 	for (i = 0; i < NQUALITY; i++)
 		*quality_field(&u->quality, i) =
 			(int64_t) cb_get64(buf + OFF_QUALITY + 8 * i);
 	u->days = NULL;
+}
+
+/* A peak's instant: none for a peak of 0, one classbill accepts otherwise. */
+static int
+instant_ok(int32_t peak, int64_t at)
+{
+	if (peak == 0)
+		return at == CB_NO_TIME;
+	return at >= CB_MIN_AT && at < CB_MAX_AT;
 }
 
 static int
@@ -199,6 +214,8 @@ cb_usage_check(const uint8_t *buf, size_t len)
 			return "time zone name has a character outside printable ASCII";
 	if (u.rooms < 0 || u.participants < 0 || u.peak < 0 || u.stage_peak < 0)
 		return "negative count";
+	if (!instant_ok(u.peak, u.peak_at) || !instant_ok(u.stage_peak, u.stage_peak_at))
+		return "time of a peak out of range, or given for a peak of 0";
 	for (k = 0; k < NQUALITY; k++)
 		if (*quality_field(&u.quality, k) < 0)
 			return "negative count";
@@ -271,10 +288,17 @@ merge_header(CbUsage *ua, const uint8_t *b)
 								   *quality_field(&ub.quality, k),
 								   quality_field(&ua->quality, k)))
 			return CB_ERR_OVERFLOW;
-	if (ub.peak > ua->peak)
+	if (ub.peak > ua->peak || (ub.peak == ua->peak && ub.peak_at < ua->peak_at))
+	{
 		ua->peak = ub.peak;
-	if (ub.stage_peak > ua->stage_peak)
+		ua->peak_at = ub.peak_at;
+	}
+	if (ub.stage_peak > ua->stage_peak ||
+		(ub.stage_peak == ua->stage_peak && ub.stage_peak_at < ua->stage_peak_at))
+	{
 		ua->stage_peak = ub.stage_peak;
+		ua->stage_peak_at = ub.stage_peak_at;
+	}
 	return CB_OK;
 }
 
@@ -362,6 +386,8 @@ cb_usage_add_inplace(uint8_t *a, const uint8_t *b, CbStatus *status)
 	cb_put64(a + OFF_PARTS, (uint64_t) u.participants);
 	cb_put32(a + OFF_PEAK, (uint32_t) u.peak);
 	cb_put32(a + OFF_SPEAK, (uint32_t) u.stage_peak);
+	cb_put64(a + OFF_PEAK_AT, (uint64_t) u.peak_at);
+	cb_put64(a + OFF_SPEAK_AT, (uint64_t) u.stage_peak_at);
 	for (k = 0; k < NQUALITY; k++)
 		cb_put64(a + OFF_QUALITY + 8 * k, (uint64_t) *quality_field(&u.quality, k));
 
@@ -382,7 +408,7 @@ cb_usage_add_inplace(uint8_t *a, const uint8_t *b, CbStatus *status)
  * Text
  * ----------------------------------------------------------------
  */
-#define TEXT_FIXED_BOUND	400 /* keys, separators and eleven numbers */
+#define TEXT_FIXED_BOUND	500 /* keys, separators, numbers, two instants */
 #define TEXT_DAY_BOUND		40	/* ",YYYY-MM-DD:" and a 20-digit second */
 
 size_t
@@ -390,6 +416,58 @@ cb_usage_text_bound(const uint8_t *buf)
 {
 	return TEXT_FIXED_BOUND + cb_get16(buf + OFF_TZLEN) +
 		(size_t) cb_usage_ndays(buf) * TEXT_DAY_BOUND;
+}
+
+/* Seconds and up to six decimals, no trailing zeros. */
+static char *
+print_seconds(char *p, int64_t usec)
+{
+	int64_t		frac = usec % 1000000;
+
+	p += sprintf(p, "%" PRId64, usec / 1000000);
+	if (frac != 0)
+	{
+		int			digits = 6;
+
+		while (frac % 10 == 0)
+		{
+			frac /= 10;
+			digits--;
+		}
+		p += sprintf(p, ".%0*" PRId64, digits, frac);
+	}
+	return p;
+}
+
+/* YYYY-MM-DDTHH:MM:SS[.ffffff]Z, or nothing for CB_NO_TIME */
+static char *
+print_instant(char *p, int64_t at)
+{
+	int64_t		day,
+				rem;
+	int			y,
+				m,
+				d;
+
+	if (at == CB_NO_TIME)
+		return p;
+	day = at / CB_USEC_PER_DAY;
+	rem = at % CB_USEC_PER_DAY;
+	if (rem < 0)
+	{
+		rem += CB_USEC_PER_DAY;
+		day--;
+	}
+	cb_day_to_date((int32_t) day, &y, &m, &d);
+	p += sprintf(p, "%04d-%02d-%02dT%02d:%02d:", y, m, d,
+				 (int) (rem / INT64_C(3600000000)),
+				 (int) (rem / 60000000 % 60));
+	if (rem % 60000000 < 10000000)
+		*p++ = '0';
+	p = print_seconds(p, rem % 60000000);
+	*p++ = 'Z';
+	*p = '\0';
+	return p;
 }
 
 void
@@ -402,9 +480,11 @@ cb_usage_to_text(const uint8_t *buf, char *out)
 
 	cb_usage_header(buf, &u);
 	p += sprintf(p, "tz=%.*s rooms=%" PRId64 " participants=%" PRId64
-				 " peak=%" PRId32 " stage_peak=%" PRId32,
-				 (int) u.tzlen, u.tz, u.rooms, u.participants,
-				 u.peak, u.stage_peak);
+				 " peak=%" PRId32 " peak_at=",
+				 (int) u.tzlen, u.tz, u.rooms, u.participants, u.peak);
+	p = print_instant(p, u.peak_at);
+	p += sprintf(p, " stage_peak=%" PRId32 " stage_peak_at=", u.stage_peak);
+	p = print_instant(p, u.stage_peak_at);
 	for (k = 0; k < NQUALITY; k++)
 		p += sprintf(p, " %s=%" PRId64, quality_names[k],
 					 *quality_field(&u.quality, k));
@@ -415,22 +495,10 @@ cb_usage_to_text(const uint8_t *buf, char *out)
 		int			y,
 					m,
 					dd;
-		int64_t		frac = d.usec % 1000000;
 
 		cb_day_to_date(d.day, &y, &m, &dd);
-		p += sprintf(p, "%s%04d-%02d-%02d:%" PRId64, i ? "," : "", y, m, dd,
-					 d.usec / 1000000);
-		if (frac != 0)
-		{
-			int			digits = 6;
-
-			while (frac % 10 == 0)
-			{
-				frac /= 10;
-				digits--;
-			}
-			p += sprintf(p, ".%0*" PRId64, digits, frac);
-		}
+		p += sprintf(p, "%s%04d-%02d-%02d:", i ? "," : "", y, m, dd);
+		p = print_seconds(p, d.usec);
 	}
 	*p = '\0';
 }
@@ -509,6 +577,63 @@ days_in_month(int y, int m)
 	return dim[m - 1];
 }
 
+/* "digits[.1-6 digits]" in [p, end) as microseconds, at most max */
+static int
+parse_usec(const char *p, const char *end, int64_t max_whole, int64_t *usec)
+{
+	const char *dot;
+	int64_t		whole,
+				frac = 0;
+	int			fdigits;
+
+	for (dot = p; dot < end && *dot != '.'; dot++)
+		;
+	if (!parse_count(p, dot, max_whole, &whole))
+		return 0;
+	if (dot < end)
+	{
+		fdigits = (int) (end - dot - 1);
+		if (fdigits < 1 || fdigits > 6 || !parse_count(dot + 1, end, 999999, &frac))
+			return 0;
+		for (; fdigits < 6; fdigits++)
+			frac *= 10;
+	}
+	return !__builtin_mul_overflow(whole, INT64_C(1000000), usec) &&
+		!__builtin_add_overflow(*usec, frac, usec);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" in [p, end), or nothing */
+static int
+parse_instant(Parser *ps, const char *p, const char *end, int64_t *at)
+{
+	int			y,
+				m,
+				d,
+				hh,
+				mm;
+	int64_t		sec;
+
+	if (p == end)
+	{
+		*at = CB_NO_TIME;
+		return 0;
+	}
+	if (end - p < 20 || p[4] != '-' || p[7] != '-' || p[10] != 'T' ||
+		p[13] != ':' || p[16] != ':' || end[-1] != 'Z' ||
+		!parse_fixed_digits(p, 4, &y) || !parse_fixed_digits(p + 5, 2, &m) ||
+		!parse_fixed_digits(p + 8, 2, &d) || !parse_fixed_digits(p + 11, 2, &hh) ||
+		!parse_fixed_digits(p + 14, 2, &mm) || p[17] < '0' || p[17] > '9' ||
+		!parse_usec(p + 17, end - 1, 59, &sec))
+		return fail(ps, "expected an instant as YYYY-MM-DDTHH:MM:SS[.ffffff]Z", p, (size_t) (end - p));
+	if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) || hh > 23 || mm > 59)
+		return fail(ps, "no such instant", p, (size_t) (end - p));
+	*at = (int64_t) cb_date_to_day(y, m, d) * CB_USEC_PER_DAY +
+		(int64_t) hh * INT64_C(3600000000) + (int64_t) mm * 60000000 + sec;
+	if (*at < CB_MIN_AT || *at >= CB_MAX_AT)
+		return fail(ps, "instant outside 1900-01-01 .. 2299-12-31", p, (size_t) (end - p));
+	return 0;
+}
+
 /* "YYYY-MM-DD:seconds[.ffffff]" in [p, end) */
 static int
 parse_day(Parser *ps, const char *p, const char *end, CbDayTotal *d)
@@ -516,11 +641,7 @@ parse_day(Parser *ps, const char *p, const char *end, CbDayTotal *d)
 	int			y,
 				m,
 				dd;
-	const char *sec,
-			   *dot;
-	int64_t		whole,
-				frac = 0;
-	int			fdigits;
+	const char *sec;
 
 	if (end - p < 12 || p[4] != '-' || p[7] != '-' || p[10] != ':' ||
 		!parse_fixed_digits(p, 4, &y) || !parse_fixed_digits(p + 5, 2, &m) ||
@@ -533,22 +654,8 @@ parse_day(Parser *ps, const char *p, const char *end, CbDayTotal *d)
 		return fail(ps, "date outside 1899-12-31 .. 2300-01-01", p, 10);
 
 	sec = p + 11;
-	for (dot = sec; dot < end && *dot != '.'; dot++)
-		;
-	if (!parse_count(sec, dot, INT64_MAX / 1000000, &whole))
-		return fail(ps, "expected whole seconds up to 9223372036854", sec, (size_t) (end - sec));
-	if (dot < end)
-	{
-		fdigits = (int) (end - dot - 1);
-		if (fdigits < 1 || fdigits > 6 ||
-			!parse_count(dot + 1, end, 999999, &frac))
-			return fail(ps, "expected at most six decimals of a second", dot, (size_t) (end - dot));
-		for (; fdigits < 6; fdigits++)
-			frac *= 10;
-	}
-	if (__builtin_mul_overflow(whole, INT64_C(1000000), &d->usec) ||
-		__builtin_add_overflow(d->usec, frac, &d->usec))
-		return fail(ps, "seconds out of range", sec, (size_t) (end - sec));
+	if (!parse_usec(sec, end, INT64_MAX / 1000000, &d->usec))
+		return fail(ps, "expected seconds with at most six decimals", sec, (size_t) (end - sec));
 	if (d->usec <= 0)
 		return fail(ps, "a day must hold presence", p, (size_t) (end - p));
 	return 0;
@@ -597,7 +704,8 @@ cb_usage_parse(const char *text, const CbAlloc *mem, CbUsage *u,
 	static const char *const keys[] = {
 		"tz", "rooms", "participants", "peak", "stage_peak",
 		"events", "duplicate_joins", "orphan_leaves", "stray_heartbeats",
-		"stray_stage_events", "unterminated_sessions", "days"
+		"stray_stage_events", "unterminated_sessions", "days",
+		"peak_at", "stage_peak_at"
 	};
 	enum
 	{
@@ -660,9 +768,14 @@ cb_usage_parse(const char *text, const CbAlloc *mem, CbUsage *u,
 			u->tz = tz;
 			u->tzlen = (size_t) (end - eq);
 		}
-		else if (k == NKEYS - 1)
+		else if (k == 11)
 		{
 			if (parse_days(&ps, eq, end, mem, u))
+				return 1;
+		}
+		else if (k == 12 || k == 13)
+		{
+			if (parse_instant(&ps, eq, end, k == 12 ? &u->peak_at : &u->stage_peak_at))
 				return 1;
 		}
 		else if (k == 3 || k == 4)
@@ -694,5 +807,10 @@ cb_usage_parse(const char *text, const CbAlloc *mem, CbUsage *u,
 			snprintf(errbuf, errlen, "key \"%s\" is missing", keys[k]);
 			return 1;
 		}
+	if (!instant_ok(u->peak, u->peak_at) || !instant_ok(u->stage_peak, u->stage_peak_at))
+	{
+		snprintf(errbuf, errlen, "a peak above 0 needs its instant, and a peak of 0 has none");
+		return 1;
+	}
 	return 0;
 }

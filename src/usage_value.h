@@ -18,8 +18,11 @@
  *	      28     4  stage peak
  *	      32    48  quality counters: events, duplicate joins, orphan
  *	                leaves, stray heartbeats, stray stage, unterminated
- *	      80     n  time zone name (not terminated)
- *	    80+n  12*d  days: day (int32, days since 2000-01-01), presence in
+ *	      80     8  first instant of the peak (microseconds since
+ *	                2000-01-01 UTC; INT64_MIN when the peak is 0)
+ *	      88     8  first instant of the stage peak, likewise
+ *	      96     n  time zone name (not terminated)
+ *	    96+n  12*d  days: day (int32, days since 2000-01-01), presence in
  *	                microseconds (int64, > 0)
  *
  *-------------------------------------------------------------------------
@@ -30,7 +33,7 @@
 #include "sweep.h"
 
 #define CB_USAGE_VERSION	1
-#define CB_USAGE_HEADER		80
+#define CB_USAGE_HEADER		96
 #define CB_USAGE_DAYSIZE	12
 #define CB_TZ_MAXLEN		255
 /* days in one value: every day classbill accepts */
@@ -45,6 +48,8 @@ typedef struct CbUsage
 	int64_t		participants;
 	int32_t		peak;
 	int32_t		stage_peak;
+	int64_t		peak_at;		/* CB_NO_TIME when peak is 0 */
+	int64_t		stage_peak_at;
 	CbQuality	quality;
 	uint32_t	ndays;
 	const CbDayTotal *days;
@@ -68,7 +73,7 @@ extern uint32_t cb_usage_ndays(const uint8_t *buf);
 
 /*
  * Merge b into a (SPEC 9 rollup): days add up, counts add up, peaks take
- * the larger.  cb_usage_merge_size returns the size of the result, or 0
+ * the larger (and its instant; the earlier one between equal peaks).  cb_usage_merge_size returns the size of the result, or 0
  * if the time zones differ.  cb_usage_merge writes it and returns
  * CB_ERR_OVERFLOW if a sum leaves int64.  cb_usage_add_inplace adds b into
  * a without moving anything when every day of b is already in a, and
@@ -81,12 +86,15 @@ extern int	cb_usage_add_inplace(uint8_t *a, const uint8_t *b, CbStatus *status);
 /* ----------------------------------------------------------------
  * Text form
  *
- *	 tz=Asia/Shanghai rooms=1 participants=3 peak=3 stage_peak=0 events=6
+ *	 tz=Asia/Shanghai rooms=1 participants=3 peak=3
+ *	 peak_at=2026-11-02T02:00:00Z stage_peak=0 stage_peak_at= events=6
  *	 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0
  *	 stray_stage_events=0 unterminated_sessions=0
  *	 days=2026-11-02:2400,2026-11-03:0.5
  *
- * on one line; each day is date:seconds with at most six decimals.
+ * on one line; instants are UTC with at most six decimals of a second
+ * (empty when the peak is 0); each day is date:seconds with at most six
+ * decimals.
  * ----------------------------------------------------------------
  */
 

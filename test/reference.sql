@@ -13,7 +13,8 @@
 --       RETURNS TABLE(participants int, peak int, stage_peak int,
 --                     events bigint, duplicate_joins bigint,
 --                     orphan_leaves bigint, stray_heartbeats bigint,
---                     stray_stage bigint, unterminated bigint)
+--                     stray_stage bigint, unterminated bigint,
+--                     peak_at timestamptz, stage_peak_at timestamptz)
 --
 -- (room_summary's input parameters carry a p_ prefix because PostgreSQL
 -- rejects an input parameter with the same name as an output column;
@@ -233,6 +234,17 @@ RETURNS int LANGUAGE sql IMMUTABLE AS $$
     FROM unnest($1, $2) AS s(a, b)
 $$;
 
+-- The first instant at which that peak is reached: the earliest interval
+-- start covered by as many intervals as the peak. NULL for a peak of 0.
+CREATE OR REPLACE FUNCTION classbill_ref._peak_at(opens timestamptz[], closes timestamptz[])
+RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
+    SELECT min(s.a)
+    FROM unnest($1, $2) AS s(a, b)
+    WHERE s.a < s.b
+      AND (SELECT count(*) FROM unnest($1, $2) AS x(a, b)
+           WHERE x.a <= s.a AND s.a < x.b) = classbill_ref._peak($1, $2)
+$$;
+
 CREATE OR REPLACE FUNCTION classbill_ref.room_days(
     participants text[], events text[], ats timestamptz[], tz text)
 RETURNS TABLE(day date, usec bigint)
@@ -274,13 +286,16 @@ CREATE OR REPLACE FUNCTION classbill_ref.room_summary(
     p_participants text[], p_events text[], p_ats timestamptz[])
 RETURNS TABLE(participants int, peak int, stage_peak int, events bigint,
               duplicate_joins bigint, orphan_leaves bigint,
-              stray_heartbeats bigint, stray_stage bigint, unterminated bigint)
+              stray_heartbeats bigint, stray_stage bigint, unterminated bigint,
+              peak_at timestamptz, stage_peak_at timestamptz)
 LANGUAGE sql IMMUTABLE AS $$
     SELECT (SELECT count(DISTINCT w) FROM unnest(pr.sess_who) AS w)::int,
            classbill_ref._peak(pr.sess_open, pr.sess_close),
            classbill_ref._peak(pr.stage_open, pr.stage_close),
            pr.n_events, pr.n_dup_joins, pr.n_orphan_leaves,
-           pr.n_stray_heartbeats, pr.n_stray_stage, pr.n_unterminated
+           pr.n_stray_heartbeats, pr.n_stray_stage, pr.n_unterminated,
+           classbill_ref._peak_at(pr.sess_open, pr.sess_close),
+           classbill_ref._peak_at(pr.stage_open, pr.stage_close)
     FROM classbill_ref._process($1, $2, $3, '{}', '{}') AS first,
          classbill_ref._process($1, $2, $3, first.unterm_who,
                                 first.unterm_at) AS pr

@@ -130,6 +130,18 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION classbill.stage_peak(classbill.usage) IS
   'Most participants on stage at one instant (SPEC 1.2, measured as 1.8); the largest room stage peak in a rollup';
 
+CREATE FUNCTION classbill.peak_at(classbill.usage) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'classbill_usage_peak_at'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION classbill.peak_at(classbill.usage) IS
+  'First instant at which the peak was reached; NULL when nobody was present';
+
+CREATE FUNCTION classbill.stage_peak_at(classbill.usage) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'classbill_usage_stage_peak_at'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION classbill.stage_peak_at(classbill.usage) IS
+  'First instant at which the stage peak was reached; NULL when nobody was on stage';
+
 CREATE FUNCTION classbill.rooms(classbill.usage) RETURNS bigint
 AS 'MODULE_PATHNAME', 'classbill_usage_rooms'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

@@ -9,8 +9,9 @@
 # duplicate rows, ties at one instant, mixed letter case, microsecond
 # times, sessions across midnight, all placed around DST changes.  Then,
 # for several billing time zones, compares room by room and day by day:
-# presence per day in microseconds, participants, peaks and every
-# data-quality counter.  Any difference fails the test and is printed.
+# presence per day in microseconds, participants, peaks and when they
+# were first reached, and every data-quality counter.  Any difference
+# fails the test and is printed.
 #
 #   CB_DIFF_ROOMS=3000 CB_DIFF_SEED=0.42 bash test/t/differential.sh
 source "$(dirname "$0")/../lib.sh"
@@ -187,7 +188,8 @@ CREATE TEMP VIEW cs AS
          classbill.orphan_leaves(u) AS orphan_leaves,
          classbill.stray_heartbeats(u) AS stray_heartbeats,
          classbill.stray_stage_events(u) AS stray_stage,
-         classbill.unterminated_sessions(u) AS unterminated
+         classbill.unterminated_sessions(u) AS unterminated,
+         classbill.peak_at(u) AS peak_at, classbill.stage_peak_at(u) AS stage_peak_at
   FROM c;
 SELECT 'summary', count(*) FROM ((TABLE cs EXCEPT ALL TABLE r) UNION ALL (TABLE r EXCEPT ALL TABLE cs)) AS x;
 SELECT 'rows accounted', sum(classbill.events(u)) = (SELECT count(*) FROM events) FROM c;

@@ -49,10 +49,11 @@ cb_build() {
 	make -C "$CB_ROOT" -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
 
-# The server refuses to run as root: use the postgres account then.
+# The server refuses to run as root: use the postgres account then, from
+# a directory it may enter (a checkout under /root is not one).
 cb_as_server_user() {
 	if [ "$(id -u)" -eq 0 ]; then
-		runuser -u postgres -- "$@"
+		(cd / && runuser -u postgres -- "$@")
 	else
 		"$@"
 	fi

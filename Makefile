@@ -7,6 +7,8 @@ MODULE_big = classbill
 
 # Plain C, no PostgreSQL types: the rules themselves (fuzzed alone).
 CORE_OBJS = \
+	src/concurrency.o \
+	src/drawdown.o \
 	src/room_state.o \
 	src/sweep.o \
 	src/usage_value.o \
@@ -14,8 +16,11 @@ CORE_OBJS = \
 
 # fmgr glue.
 GLUE_OBJS = \
+	src/account_peak.o \
 	src/classbill.o \
 	src/calendar.o \
+	src/drawdown_sql.o \
+	src/event_input.o \
 	src/tier.o \
 	src/usage_agg.o \
 	src/usage_type.o
@@ -26,7 +31,10 @@ OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 INSTALL_PARTS = \
 	sql/install/header.sql \
 	sql/install/tier.sql \
-	sql/install/usage.sql
+	sql/install/usage.sql \
+	sql/install/rating.sql \
+	sql/install/limits.sql \
+	sql/install/sources.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out

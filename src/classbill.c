@@ -24,6 +24,6 @@ void
 _PG_init(void)
 {
 	cb_define_calendar_settings();
-	cb_define_usage_settings();
+	cb_define_input_settings();
 	MarkGUCPrefixReserved("classbill");
 }

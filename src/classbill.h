@@ -33,8 +33,8 @@ extern const char *cb_billing_tz_name(void);
 extern CbCalendar cb_calendar(pg_tz *tz);
 extern pg_tz *cb_lookup_tz(const char *name);
 
-/* usage_agg.c */
-extern void cb_define_usage_settings(void);
+/* event_input.c */
+extern void cb_define_input_settings(void);
 
 /* memory for the plain-C code: CurrentMemoryContext, never NULL */
 extern const CbAlloc cb_palloc_allocator;

@@ -17,6 +17,9 @@
 
 #include <string.h>
 
+#include "byteorder.h"
+#include "state_codec.h"
+
 #define HEADER			((uint64_t) sizeof(CbRoomState))
 #define INDEX_FROM		32		/* participants before an index pays */
 
@@ -527,4 +530,129 @@ cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
 	}
 	for (i = 0; i < st->nevents; i++)
 		cb_room_event(st, i, &out[i]);
+}
+
+/* ----------------------------------------------------------------
+ * Merging and the serialized form
+ * ----------------------------------------------------------------
+ */
+CbRoomStatus
+cb_room_merge(CbRoomState **dst, const CbMem *mem, const CbRoomState *src)
+{
+	uint32_t   *map = NULL;
+	CbRoomStatus status = CB_ROOM_OK;
+	uint32_t	k,
+				i;
+
+	if (src->nparticipants > 0)
+		map = mem->alloc(mem->arg, (size_t) src->nparticipants * sizeof(uint32_t));
+	for (k = 0; k < src->nparticipants && status == CB_ROOM_OK; k++)
+	{
+		size_t		len;
+		const char *name = cb_room_name(src, k, &len);
+
+		status = cb_room_participant(dst, mem, name, len, &map[k]);
+	}
+	if (status == CB_ROOM_OK)
+		status = cb_room_reserve(dst, mem, src->nevents);
+	for (i = 0; i < src->nevents && status == CB_ROOM_OK; i++)
+	{
+		CbEvent		e;
+		int			kind;
+
+		cb_room_event(src, i, &e);
+		kind = cb_event_kind(&e);
+		status = cb_room_add_event(dst, mem, cb_event_at(&e), kind,
+								   cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0);
+	}
+	if (map)
+		mem->free(mem->arg, map);
+	return status;
+}
+
+size_t
+cb_room_serial_size(const CbRoomState *st)
+{
+	uint64_t	namebytes = 0;
+	uint32_t	k;
+
+	for (k = 0; k < st->nparticipants; k++)
+	{
+		size_t		len;
+
+		(void) cb_room_name(st, k, &len);
+		namebytes += len;
+	}
+	return cb_state_size(st->nparticipants, namebytes, st->nevents);
+}
+
+void
+cb_room_serialize(const CbRoomState *st, uint8_t *out)
+{
+	uint8_t    *p;
+	uint32_t	k,
+				i;
+
+	p = cb_state_write_header(out, st->nparticipants, st->namebytes, st->nevents);
+	for (k = 0; k < st->nparticipants; k++)
+	{
+		size_t		len;
+
+		(void) cb_room_name(st, k, &len);
+		cb_put32(p, (uint32_t) len);
+		p += 4;
+	}
+	for (k = 0; k < st->nparticipants; k++)
+	{
+		size_t		len;
+		const char *name = cb_room_name(st, k, &len);
+
+		memcpy(p, name, len);
+		p += len;
+	}
+	for (i = 0; i < st->nevents; i++)
+	{
+		CbEvent		e;
+
+		cb_room_event(st, i, &e);
+		p = cb_state_write_event(p, &e);
+	}
+}
+
+/*
+ * Built by the same steps as the transition, so a forged form that names
+ * one participant twice still gives one participant.
+ */
+CbRoomStatus
+cb_room_deserialize(const CbStateView *v, const CbMem *mem, CbRoomState **out)
+{
+	CbRoomState *st = cb_room_create(mem, v->nevents);
+	uint32_t   *map = NULL;
+	const uint8_t *name = v->names;
+	CbRoomStatus status = CB_ROOM_OK;
+	uint32_t	i;
+
+	if (v->nparticipants > 0)
+		map = mem->alloc(mem->arg, (size_t) v->nparticipants * sizeof(uint32_t));
+	for (i = 0; i < v->nparticipants && status == CB_ROOM_OK; i++)
+	{
+		uint32_t	len = cb_get32(v->lengths + 4 * (size_t) i);
+
+		status = cb_room_participant(&st, mem, (const char *) name, len, &map[i]);
+		name += len;
+	}
+	for (i = 0; i < v->nevents && status == CB_ROOM_OK; i++)
+	{
+		CbEvent		e;
+		int			kind;
+
+		cb_state_event(v, i, &e);
+		kind = cb_event_kind(&e);
+		status = cb_room_add_event(&st, mem, cb_event_at(&e), kind,
+								   cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0);
+	}
+	if (map)
+		mem->free(mem->arg, map);
+	*out = st;
+	return status;
 }

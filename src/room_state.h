@@ -129,4 +129,19 @@ extern void cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
 
 extern void cb_room_free(CbRoomState *st, const CbMem *mem);
 
+/* Append every event of src to *dst, in *dst's participant numbers. */
+extern CbRoomStatus cb_room_merge(CbRoomState **dst, const CbMem *mem,
+								  const CbRoomState *src);
+
+/*
+ * The serialized form of state_codec.h: participant names, not numbers.
+ * cb_room_serial_size is 0 when the form would not fit in size_t.
+ */
+struct CbStateView;
+extern size_t cb_room_serial_size(const CbRoomState *st);
+extern void cb_room_serialize(const CbRoomState *st, uint8_t *out);
+/* A state from a serialized form that cb_state_open accepted. */
+extern CbRoomStatus cb_room_deserialize(const struct CbStateView *v,
+										const CbMem *mem, CbRoomState **out);
+
 #endif							/* CLASSBILL_ROOM_STATE_H */

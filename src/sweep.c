@@ -298,6 +298,7 @@ typedef struct Replay
 	int64_t		on_stage;
 	DayTotals	days;
 	const CbCalendar *cal;
+	const CbPresenceSink *sink;
 } Replay;
 
 static CbStatus
@@ -316,13 +317,16 @@ close_session(Replay *r, uint32_t pid, int64_t at)
 	moved = r->present[--r->npresent];
 	r->present[p->slot] = moved;
 	r->p[moved].slot = p->slot;
+	if (r->sink && at > p->open_at)
+		r->sink->presence(r->sink->arg, p->open_at, at);
 	return add_presence(&r->days, r->cal, p->open_at, at);
 }
 
 CbStatus
 cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 		 const CbCalendar *cal, const CbAlloc *mem,
-		 void (*interrupt) (void), CbSweepResult *out)
+		 void (*interrupt) (void), const CbPresenceSink *sink,
+		 CbSweepResult *out)
 {
 	Replay		r;
 	size_t		last_end1 = 0;
@@ -336,6 +340,7 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 	memset(&r, 0, sizeof(r));
 	q->events = (int64_t) n;
 	r.cal = cal;
+	r.sink = sink;
 	r.days.mem = mem;
 
 	if (nparticipants > 0)

@@ -83,14 +83,22 @@ typedef enum CbStatus
 extern void cb_sort_events(CbEvent *ev, size_t n, CbEvent *tmp);
 extern int	cb_events_sorted(const CbEvent *ev, size_t n);
 
+/* Receives every presence of non-zero length, [start, end). */
+typedef struct CbPresenceSink
+{
+	void		(*presence) (void *arg, int64_t start, int64_t end);
+	void	   *arg;
+} CbPresenceSink;
+
 /*
  * Sweep sorted events of one room whose participant numbers are below
  * nparticipants.  With interrupt non-NULL, it is called every few thousand
- * events so PostgreSQL can honour query cancel.
+ * events so PostgreSQL can honour query cancel; with sink non-NULL, each
+ * presence is handed to it as well.
  */
 extern CbStatus cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 						 const CbCalendar *cal, const CbAlloc *mem,
-						 void (*interrupt) (void),
+						 void (*interrupt) (void), const CbPresenceSink *sink,
 						 CbSweepResult *out);
 
 #endif							/* CLASSBILL_SWEEP_H */

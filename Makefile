@@ -46,6 +46,10 @@ REGRESS = \
 	usage_quality \
 	usage_type \
 	usage_rollup \
+	rating \
+	drawdown \
+	limits \
+	sources \
 	usage_parallel \
 	bad_input
 REGRESS_OPTS = --load-extension=$(EXTENSION)

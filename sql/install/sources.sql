@@ -68,7 +68,7 @@ BEGIN
     RAISE EXCEPTION '% cannot be the % source: %', relation, register_source.kind,
                     array_to_string(problems, '; ')
       USING ERRCODE = '42804',
-            HINT = format('A %s source needs the columns %s.', register_source.kind,
+            HINT = format('The %s source needs the columns %s.', register_source.kind,
                           (SELECT string_agg(c."column", ', ')
                            FROM classbill.source_columns(register_source.kind) AS c));
   END IF;

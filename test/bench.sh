@@ -247,6 +247,54 @@ if [ $check_ok = no ]; then
 fi
 
 # ---------------------------------------------------------------------
+# Account-wide peak (SPEC 3.6): the C aggregate against plain SQL
+# ---------------------------------------------------------------------
+
+# The rooms fall into 1,000 accounts (room % 1000).  (p) is classbill's
+# aggregate; (q) the same figure in plain SQL on these clean rows: each
+# join paired with its leave by lead(), +1 and -1 at their instants, the
+# running sum ordered with ends before starts (half-open), its maximum.
+QP="SELECT count(*), sum((pk).peak) FROM (
+  SELECT room % 1000 AS account, classbill.account_peak(room::text, participant, event, at) AS pk
+  FROM ev GROUP BY 1) s"
+QQ="SELECT count(*), sum(peak) FROM (
+  SELECT account, max(present) AS peak FROM (
+    SELECT account, sum(delta) OVER (PARTITION BY account ORDER BY t, delta ROWS UNBOUNDED PRECEDING) AS present
+    FROM (SELECT account, j AS t, 1 AS delta FROM sess
+          UNION ALL SELECT account, l, -1 FROM sess) e) x
+  GROUP BY account) y"
+QQ="WITH sess AS (
+  SELECT account, at AS j, next_at AS l FROM (
+    SELECT room % 1000 AS account, event, at,
+           lead(event) OVER w AS next_event, lead(at) OVER w AS next_at
+    FROM ev WINDOW w AS (PARTITION BY room, participant COLLATE \"C\" ORDER BY at)) p
+  WHERE event = 'join' AND next_event = 'leave' AND next_at > at)
+$QQ"
+cb_say "account-wide peak: (p) classbill.account_peak, (q) plain SQL, $RUNS_C runs each"
+{
+	echo '\timing on'
+	for ((i = 1; i <= RUNS_C; i++)); do
+		echo "\\echo @p $i"
+		echo "$QP;"
+		echo "\\echo @q $i"
+		echo "$QQ;"
+	done
+} >"$CB_TMP/peak.sql"
+cb_psql -At -f "$CB_TMP/peak.sql" |
+	awk '/^@/ { tag = substr($1, 2) " " $2; next } /^Time:/ { print tag, $2, res; next } { res = $0 }' \
+	>"$CB_TMP/peak.tsv"
+awk '{ printf "  (%s) run %s: %10.1f ms   accounts|sum of peaks %s\n", $1, $2, $3, $4 }' "$CB_TMP/peak.tsv"
+MED_P=$(awk '$1 == "p" { print $3 }' "$CB_TMP/peak.tsv" | median)
+MED_Q=$(awk '$1 == "q" { print $3 }' "$CB_TMP/peak.tsv" | median)
+RES_P=$(awk '$1 == "p" { print $4 }' "$CB_TMP/peak.tsv" | sort -u)
+RES_Q=$(awk '$1 == "q" { print $4 }' "$CB_TMP/peak.tsv" | sort -u)
+R_QP=$(ratio "$MED_Q" "$MED_P")
+if [ "$RES_P" != "$RES_Q" ]; then
+	printf '!!! MISMATCH: account peaks (p) %s, (q) %s\n' "$(echo $RES_P)" "$(echo $RES_Q)"
+	check_ok=no
+fi
+
+# ---------------------------------------------------------------------
 # Transition-state memory per buffered event
 # ---------------------------------------------------------------------
 
@@ -355,6 +403,8 @@ minutes     : (b) $MIN_B, (c) $MIN_C: $([ $check_ok = yes ] && echo match || ech
 memory      : HashAggregate (a) $MEM_A kB, (b) $MEM_B kB
               (b - a) per event = $BPE bytes   target <= 24   $(mark "$BPE" 24 '<=')
               (b) per event     = $BPE_B bytes
+account peak: ${RES_P%%|*} accounts (room % 1000), sum of their peaks ${RES_P#*|} (p) / ${RES_Q#*|} (q)
+              (p) classbill.account_peak $(fmt_s "$MED_P"), (q) plain SQL $(fmt_s "$MED_Q"): (q)/(p) = $R_QP
 one room    : $BIG_COUNT events ($BIG_PARTS participants x $BIG_SESS sessions)
               room_usage $(fmt_s "$MED_BIG") (median of $BIG_RUNS), memory $MEM_BIG kB = $BPE_BIG bytes/event
 run         : data generated in ${gen_secs}s (+ ${big_gen_secs}s for the big room), whole script ${total_secs}s

@@ -40,13 +40,19 @@ uses AS (
    AND u.day >= r.valid_from AND u.day < r.valid_to
   WHERE u.day < p_to AND u.minutes > 0
 ),
+-- A(t): all the minutes of the packs bought by each day that has use
+available AS (
+  SELECT d.account, d.tier, d.day, max(p.cap_after) AS available
+  FROM (SELECT DISTINCT s.account, s.tier, s.day FROM uses AS s) AS d
+  JOIN packs AS p ON p.account = d.account AND p.tier = d.tier AND p.from_day <= d.day
+  GROUP BY d.account, d.tier, d.day
+),
 totals AS (
   SELECT s.*,
          sum(s.minutes) OVER w AS used_through,
-         coalesce((SELECT max(p.cap_after) FROM packs AS p
-                   WHERE p.account = s.account AND p.tier = s.tier AND p.from_day <= s.day), 0)
-           AS available
+         coalesce(a.available, 0) AS available
   FROM uses AS s
+  LEFT JOIN available AS a ON a.account = s.account AND a.tier = s.tier AND a.day = s.day
   WINDOW w AS (PARTITION BY s.account, s.tier ORDER BY s.ord)
 ),
 covered AS (

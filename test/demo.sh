@@ -4,19 +4,23 @@
 #   bash test/demo.sh
 #
 # Installs what is missing, builds and installs classbill, starts a
-# throwaway PostgreSQL 15, loads a month of a small school's classes
-# (test/sample_month.sql) and prints what billing needs from it: a report
-# per room, and the billable minutes per day by tier and mode.
-# CB_KEEP=1 keeps the cluster's directory; the server stops either way.
+# throwaway PostgreSQL 15, loads a month of two small schools' classes
+# (test/sample_month.sql) and EXAMPLE rates (test/example_rates.sql: made
+# up, not the vendor's), and prints what billing needs from it: a report
+# per room, billable minutes per day by tier and mode, the month's
+# statement with pack drawdown, pack balances and forecast, and plan-limit
+# breaches.  CB_KEEP=1 keeps the cluster's directory; the server stops
+# either way.
 source "$(dirname "$0")/lib.sh"
 
 cb_install_packages
 cb_build
 cb_start_cluster
 
-cb_say "loading the sample month"
+cb_say "loading the sample month and example rates"
 cb_psql -c "CREATE EXTENSION classbill"
 cb_psql -f "$CB_ROOT/test/sample_month.sql" >/dev/null
+cb_psql -f "$CB_ROOT/test/example_rates.sql" >/dev/null
 
 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -P footer=off <<'SQL'
 SET classbill.billing_timezone = 'Asia/Shanghai';
@@ -24,21 +28,20 @@ SET timezone = 'Asia/Shanghai';
 SET datestyle = 'ISO, YMD';
 \pset null '-'
 
--- One usage value per room, from the school's own event rows.
-CREATE TEMP TABLE room_usage AS
-SELECT r.room, r.account, r.title, r.starts_at,
-       classbill.tier(r.width, r.height) AS tier,
-       r.mode AS declared_mode,
-       u.usage
-FROM school.rooms AS r
-JOIN (SELECT room, classbill.room_usage(participant, event, at) AS usage
-      FROM school.events GROUP BY room) AS u USING (room);
+-- Tell classbill once where the rows live, and who the customers are.
+SELECT classbill.register_source('rooms', 'school.rooms');
+SELECT classbill.register_source('events', 'school.events');
+INSERT INTO classbill.accounts (account, plan, currency, name) VALUES
+  ('maple-academy', 'prepaid', 'CNY', 'Maple Academy'),
+  ('birch-tutors', 'postpaid', 'CNY', 'Birch Tutors');
+-- Maple's packs: one bought in October, one mid-month (it covers all of
+-- its purchase day, SPEC 3.5), one on the 1st.
+INSERT INTO classbill.packs (account, tier, item, purchased_at) VALUES
+  ('maple-academy', '480p', '480p-120k', '2026-10-20 09:00+08'),
+  ('maple-academy', '240p', '240p-120k', '2026-11-10 14:00+08'),
+  ('maple-academy', '720p', '720p-120k', '2026-11-01 08:00+08');
 
--- SPEC 3.1: rooms that declare no mode are 1v1 with at most 2 participants.
-ALTER TABLE room_usage ADD COLUMN mode text;
-UPDATE room_usage
-SET mode = coalesce(declared_mode,
-                    CASE WHEN classbill.participants(usage) <= 2 THEN '1v1' ELSE '1vn' END);
+CREATE TEMP TABLE rooms AS SELECT * FROM classbill.room_values('2026-11-01', '2026-12-01');
 
 \echo
 \echo '== The month in numbers'
@@ -47,16 +50,17 @@ SELECT count(*) AS rooms,
        sum(classbill.events(usage)) AS rows_counted,
        sum(classbill.minutes(usage)) AS room_minutes,
        round(sum(classbill.seconds(usage)) / 3600, 1) AS hours_present
-FROM room_usage;
+FROM rooms;
 
 \echo
 \echo '== Rooms (the first 20 of the month; a room''s own minutes are informative, SPEC 1.7)'
-SELECT room, to_char(starts_at, 'MM-DD HH24:MI') AS starts, title, tier, mode,
-       CASE WHEN declared_mode IS NULL THEN 'inferred' ELSE 'declared' END AS mode_from,
-       classbill.participants(usage) AS people, classbill.peak(usage) AS peak,
-       classbill.stage_peak(usage) AS on_stage, classbill.seconds(usage) AS seconds,
-       classbill.minutes(usage) AS minutes
-FROM room_usage ORDER BY starts_at, room LIMIT 20;
+SELECT r.room, to_char(s.starts_at, 'MM-DD HH24:MI') AS starts, s.title, r.account, r.tier, r.mode,
+       CASE WHEN r.declared_mode IS NULL THEN 'inferred' ELSE 'declared' END AS mode_from,
+       classbill.participants(r.usage) AS people, classbill.peak(r.usage) AS peak,
+       classbill.stage_peak(r.usage) AS on_stage, classbill.seconds(r.usage) AS seconds,
+       classbill.minutes(r.usage) AS minutes
+FROM rooms AS r JOIN school.rooms AS s ON s.room::text = r.room
+ORDER BY s.starts_at, r.room LIMIT 20;
 
 \echo
 \echo '== Data quality over the month (SPEC 1.2, 1.5: counted, never dropped)'
@@ -65,17 +69,13 @@ SELECT sum(classbill.duplicate_joins(usage)) AS duplicate_joins,
        sum(classbill.stray_heartbeats(usage)) AS stray_heartbeats,
        sum(classbill.stray_stage_events(usage)) AS stray_stage_events,
        sum(classbill.unterminated_sessions(usage)) AS unterminated_sessions
-FROM room_usage;
+FROM rooms;
 
 -- SPEC 1.7: a bill rounds each (account, tier, mode, day) group.
-CREATE TEMP TABLE billable AS
-SELECT account, tier, mode, d.day, d.seconds, d.minutes
-FROM (SELECT account, tier, mode, classbill.rollup(usage) AS usage
-      FROM room_usage GROUP BY account, tier, mode) AS g,
-     classbill.daily(g.usage) AS d;
+SELECT classbill.store_usage_days('2026-11-01', '2026-12-01') AS stored_quantities \gset
 
 \echo
-\echo '== Billable minutes per day by tier and mode (maple-academy, Asia/Shanghai days)'
+\echo '== Billable minutes per day by tier and mode, Maple Academy (Asia/Shanghai days)'
 SELECT day,
        sum(minutes) FILTER (WHERE tier = '240p' AND mode = '1v1') AS "240p 1v1",
        sum(minutes) FILTER (WHERE tier = '240p' AND mode = '1vn') AS "240p 1vn",
@@ -84,10 +84,31 @@ SELECT day,
        sum(minutes) FILTER (WHERE tier = '720p' AND mode = '1v1') AS "720p 1v1",
        sum(minutes) FILTER (WHERE tier = '720p' AND mode = '1vn') AS "720p 1vn",
        sum(minutes) AS total
-FROM billable GROUP BY day ORDER BY day;
+FROM classbill.usage_days WHERE account = 'maple-academy'
+GROUP BY day ORDER BY day;
 
 \echo
-\echo '== The month by tier and mode (sum of the daily rounded minutes)'
-SELECT tier, mode, count(*) AS days, sum(seconds) AS seconds, sum(minutes) AS billable_minutes
-FROM billable GROUP BY tier, mode ORDER BY tier, mode;
+\echo '== The month by account, tier and mode (sums of the daily rounded minutes)'
+SELECT account, tier, mode, count(*) AS days, sum(seconds) AS seconds, sum(minutes) AS billable_minutes
+FROM classbill.usage_days GROUP BY account, tier, mode ORDER BY account, tier, mode;
+
+\echo
+\echo '== November statements (EXAMPLE rates; each line rounded once, SPEC 6.1)'
+SELECT account, product, tier, mode, quantity, unit, covered AS covered_by_packs,
+       exact_amount, amount, currency
+FROM classbill.statement_lines('2026-11-01');
+SELECT account, sum(amount) AS total, min(currency) AS currency
+FROM classbill.statement_lines('2026-11-01') GROUP BY account ORDER BY account;
+
+\echo
+\echo '== Maple''s packs at the end of November, and when they run out at the last 14 days'' pace'
+SELECT pack_id, tier, item, purchased_at, minutes, used, balance
+FROM classbill.pack_balances('2026-11-30', 'maple-academy');
+SELECT tier, balance, daily_burn, days_left, runs_out
+FROM classbill.pack_forecast('2026-11-30', 14, 'maple-academy');
+
+\echo
+\echo '== Plan-limit breaches (reported, never billed differently, SPEC 3.6)'
+SELECT kind, account, plan, room, at, "limit", peak, over
+FROM classbill.breaches('2026-11-01', '2026-12-01') ORDER BY at;
 SQL

@@ -1,18 +1,20 @@
 -- test/sample_month.sql: a month of a small school's online classes,
 -- generated deterministically, for the demo (test/demo.sh).
 --
--- Maple Academy teaches one-to-one lessons and small classes every day
--- of November 2026 (Asia/Shanghai).  The rows live in the school's own
--- tables, as they would in a real deployment:
+-- Two schools teach one-to-one lessons and small classes every day of
+-- November 2026 (Asia/Shanghai): Maple Academy (prepaid, with packs) and
+-- Birch Tutors (postpaid).  The rows live in the service's own tables, as
+-- they would in a real deployment:
 --
 --   school.rooms  (room, account, mode, width, height, title, starts_at)
 --   school.events (room, participant, event, at)
 --
 -- mode is '1v1', '1vn' or NULL (not declared).  The events include what
 -- real logs contain: reconnects, heartbeats from mobile clients, stage
--- use in small classes, a recording bot, classes closed by an "end" with
--- students still in, a few duplicated rows and stray events, and late
--- classes that run past midnight.
+-- use in small classes (now and then a class puts everyone on stage, more
+-- than a prepaid plan allows), a recording bot, classes closed by an "end"
+-- with students still in, a few duplicated rows and stray events, and
+-- late classes that run past midnight.
 
 CREATE SCHEMA school;
 
@@ -79,7 +81,7 @@ BEGIN
       END IF;
       stop := start + len;
       INSERT INTO school.rooms VALUES (
-        room, 'maple-academy',
+        room, CASE WHEN random() < 0.7 THEN 'maple-academy' ELSE 'birch-tutors' END,
         CASE WHEN random() < 0.85 THEN kind END,     -- some rooms declare no mode
         w, h,
         subjects[1 + floor(random() * 8)::int] || CASE kind WHEN '1v1' THEN ' lesson' ELSE ' class' END,
@@ -114,8 +116,12 @@ BEGIN
           INSERT INTO school.events
           SELECT room, who, 'heartbeat', x FROM generate_series(j + interval '5 minutes', l, interval '5 minutes') AS x;
         END IF;
-        -- small classes: some students take the stage for a while
-        IF kind = '1vn' AND random() < 0.4 THEN
+        -- small classes: some students take the stage for a while; in a
+        -- few classes everyone goes up for the class photo
+        IF kind = '1vn' AND room % 23 = 0 THEN
+          INSERT INTO school.events VALUES (room, who, 'stage_up', start + interval '30 minutes'),
+                                           (room, who, 'stage_down', start + interval '33 minutes');
+        ELSIF kind = '1vn' AND random() < 0.4 THEN
           t := j + random() * (l - j) / 2;
           INSERT INTO school.events VALUES (room, who, 'stage_up', t),
                                            (room, who, 'stage_down', t + random() * interval '10 minutes');

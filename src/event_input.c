@@ -70,83 +70,60 @@ describe_row(FunctionCallInfo fcinfo, int first)
 	return buf.data;
 }
 
-/*
- * A text argument's bytes.  Short values come in place; only values that
- * are compressed or stored out of line need detoasting.
- */
-static inline struct varlena *
-text_arg(FunctionCallInfo fcinfo, int n)
-{
-	struct varlena *v = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(n));
-
-	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
-		v = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(n));
-	return v;
-}
-
 void
-cb_read_row(FunctionCallInfo fcinfo, int first, CbRow *row)
+cb_bad_row(FunctionCallInfo fcinfo, int first, CbRowProblem problem, int kind)
 {
-	struct varlena *event;
+	TimestampTz at;
 
-	/* SPEC 8: the event kind */
-	if (PG_ARGISNULL(first + 1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event kind must not be NULL"),
-				 errdetail("Row: %s.", describe_row(fcinfo, first))));
-	event = text_arg(fcinfo, first + 1);
-	row->kind = cb_parse_kind(VARDATA_ANY(event), VARSIZE_ANY_EXHDR(event));
-	if (row->kind < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown event kind %s", cb_quote_text((text *) event)),
-				 errdetail("Row: %s.", describe_row(fcinfo, first)),
-				 errhint("Event kinds are join, leave, heartbeat, end, stage_up and stage_down, in any letter case.")));
-
-	/* SPEC 8: the time */
-	if (PG_ARGISNULL(first + 2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event time must not be NULL"),
-				 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo, first),
-						   cb_kind_name(row->kind))));
-	row->at = PG_GETARG_TIMESTAMPTZ(first + 2);
-	if (unlikely(row->at < CB_MIN_AT || row->at >= CB_MAX_AT))
+	switch (problem)
 	{
-		if (TIMESTAMP_NOT_FINITE(row->at))
+		case CB_ROW_NULL_EVENT:
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("event kind must not be NULL"),
+					 errdetail("Row: %s.", describe_row(fcinfo, first))));
+			break;
+		case CB_ROW_UNKNOWN_KIND:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown event kind %s",
+							cb_quote_text(PG_GETARG_TEXT_PP(first + 1))),
+					 errdetail("Row: %s.", describe_row(fcinfo, first)),
+					 errhint("Event kinds are join, leave, heartbeat, end, stage_up and stage_down, in any letter case.")));
+			break;
+		case CB_ROW_NULL_TIME:
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("event time must not be NULL"),
+					 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo, first),
+							   cb_kind_name(kind))));
+			break;
+		case CB_ROW_TIME_RANGE:
+			at = PG_GETARG_TIMESTAMPTZ(first + 2);
+			if (TIMESTAMP_NOT_FINITE(at))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+						 errmsg("event time must be finite, not %s",
+								timestamptz_to_str(at)),
+						 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo, first),
+								   cb_kind_name(kind))));
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("event time must be finite, not %s",
-							timestamptz_to_str(row->at)),
-					 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo, first),
-							   cb_kind_name(row->kind))));
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("event time %s is outside the supported range",
-						timestamptz_to_str(row->at)),
-				 errdetail("classbill accepts times from 1900-01-01 to 2299-12-31 UTC. Row: %s, event \"%s\".",
-						   describe_row(fcinfo, first), cb_kind_name(row->kind))));
-	}
-
-	/* SPEC 8: the participant, except on "end" */
-	row->who = NULL;
-	row->wholen = 0;
-	if (cb_kind_has_participant(row->kind))
-	{
-		struct varlena *who;
-
-		if (PG_ARGISNULL(first))
+					 errmsg("event time %s is outside the supported range",
+							timestamptz_to_str(at)),
+					 errdetail("classbill accepts times from 1900-01-01 to 2299-12-31 UTC. Row: %s, event \"%s\".",
+							   describe_row(fcinfo, first), cb_kind_name(kind))));
+			break;
+		case CB_ROW_NULL_PARTICIPANT:
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("participant must not be NULL on a \"%s\" event",
-							cb_kind_name(row->kind)),
+							cb_kind_name(kind)),
 					 errdetail("Row: %s.", describe_row(fcinfo, first)),
 					 errhint("Only \"end\" events may have a NULL participant.")));
-		who = text_arg(fcinfo, first);
-		row->who = VARDATA_ANY(who);
-		row->wholen = VARSIZE_ANY_EXHDR(who);
+			break;
 	}
+	pg_unreachable();
 }
 
 /* ----------------------------------------------------------------

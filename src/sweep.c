@@ -40,38 +40,6 @@ cb_kind_name(int kind)
 	return kind_names[kind];
 }
 
-/*
- * Event kinds are case-insensitive (SPEC 1.2); -1 for anything else.
- * The names differ in length, so the length picks the candidate, and
- * setting bit 0x20 of each letter lowercases exactly the ASCII letters
- * (the one non-letter, '_', is compared as it is).
- */
-int
-cb_parse_kind(const char *s, size_t len)
-{
-	static const signed char by_length[11] = {
-		-1, -1, -1, CB_END, CB_JOIN, CB_LEAVE, -1, -1,
-		CB_STAGE_UP, CB_HEARTBEAT, CB_STAGE_DOWN
-	};
-	int			k;
-	const char *name;
-	size_t		i;
-
-	if (len > 10 || (k = by_length[len]) < 0)
-		return -1;
-	name = kind_names[k];
-	for (i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if (name[i] != '_')
-			c |= 0x20;
-		if (c != (unsigned char) name[i])
-			return -1;
-	}
-	return k;
-}
-
 /* ----------------------------------------------------------------
  * Sorting
  *

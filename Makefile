@@ -10,9 +10,10 @@ CORE_OBJS = \
 	src/concurrency.o \
 	src/drawdown.o \
 	src/room_state.o \
+	src/state_codec.o \
+	src/storage.o \
 	src/sweep.o \
-	src/usage_value.o \
-	src/state_codec.o
+	src/usage_value.o
 
 # fmgr glue.
 GLUE_OBJS = \
@@ -21,6 +22,7 @@ GLUE_OBJS = \
 	src/calendar.o \
 	src/drawdown_sql.o \
 	src/event_input.o \
+	src/storage_agg.o \
 	src/tier.o \
 	src/usage_agg.o \
 	src/usage_type.o
@@ -34,7 +36,9 @@ INSTALL_PARTS = \
 	sql/install/usage.sql \
 	sql/install/rating.sql \
 	sql/install/limits.sql \
-	sql/install/sources.sql
+	sql/install/sources.sql \
+	sql/install/storage.sql \
+	sql/install/statements.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out
@@ -50,6 +54,7 @@ REGRESS = \
 	drawdown \
 	limits \
 	sources \
+	storage \
 	usage_parallel \
 	bad_input
 REGRESS_OPTS = --load-extension=$(EXTENSION)

@@ -15,7 +15,7 @@ SELECT classbill.register_source('events', 'bad_events');
 \echo :LAST_ERROR_SQLSTATE
 CREATE TABLE bad_rooms (room int, account int, width text);
 SELECT classbill.register_source('rooms', 'bad_rooms');
-SELECT classbill.register_source('recordings', 'bad_rooms');
+SELECT classbill.register_source('invoices', 'bad_rooms');
 SELECT classbill.register_source('rooms', 'no_such_table');
 
 -- Views and tables are both fine; varchar and int8 columns too.  Rooms

@@ -109,8 +109,8 @@ cb_billing_tz_name(void)
  * Day boundaries
  * ----------------------------------------------------------------
  */
-static TimestampTz
-day_start(pg_tz *tz, int32 day)
+TimestampTz
+cb_day_start(pg_tz *tz, int32 day)
 {
 	struct pg_tm tm;
 	int			offset;
@@ -148,8 +148,8 @@ bounds_of(pg_tz *tz, int32 day)
 
 	if (!b->valid || b->day != day)
 	{
-		b->start = day_start(tz, day);
-		b->end = day_start(tz, day + 1);
+		b->start = cb_day_start(tz, day);
+		b->end = cb_day_start(tz, day + 1);
 		b->day = day;
 		b->valid = true;
 	}

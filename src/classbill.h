@@ -31,6 +31,8 @@ extern void cb_define_calendar_settings(void);
 extern pg_tz *cb_billing_tz(void);
 extern const char *cb_billing_tz_name(void);
 extern CbCalendar cb_calendar(pg_tz *tz);
+/* First instant of a billing day: day::timestamp AT TIME ZONE tz */
+extern int64 cb_day_start(pg_tz *tz, int32 day);
 extern pg_tz *cb_lookup_tz(const char *name);
 
 /* event_input.c */

@@ -5,7 +5,7 @@
 -- ---------------------------------------------------------------------
 
 CREATE TABLE classbill.sources (
-  kind          text PRIMARY KEY CHECK (kind IN ('rooms', 'events')),
+  kind          text PRIMARY KEY CHECK (kind IN ('rooms', 'events', 'recordings', 'exports')),
   relation      regclass NOT NULL,
   registered_at timestamptz NOT NULL DEFAULT now()
 );
@@ -30,12 +30,20 @@ AS $$
     ('events', 'room',        NULL::text[],                                          false),
     ('events', 'participant', '{text,varchar,bpchar}',                               true),
     ('events', 'event',       '{text,varchar,bpchar}',                               false),
-    ('events', 'at',          '{timestamptz}',                                       false)
+    ('events', 'at',          '{timestamptz}',                                       false),
+    ('recordings', 'room',    NULL::text[],                                          false),
+    ('recordings', 'bytes',   '{int2,int4,int8}',                                    false),
+    ('recordings', 'ready_at', '{timestamptz}',                                      false),
+    ('recordings', 'retention', '{interval}',                                        true),
+    ('recordings', 'deleted_at', '{timestamptz}',                                    true),
+    ('exports', 'room',       NULL::text[],                                          false),
+    ('exports', 'processed',  '{interval}',                                          false),
+    ('exports', 'finished_at', '{timestamptz}',                                      false)
   ) AS c(kind, col, types, nullable)
   WHERE c.kind = $1
 $$;
 COMMENT ON FUNCTION classbill.source_columns(text) IS
-  'The columns a source of a kind must have, with the types allowed (NULL: any type, the same in rooms and events)';
+  'The columns a source of a kind must have, with the types allowed (NULL: any type, the same in every source)';
 
 CREATE FUNCTION classbill.register_source(kind text, relation regclass)
 RETURNS void
@@ -46,12 +54,13 @@ DECLARE
   need record;
   have regtype;
   problems text[] := '{}';
-  other regclass;
+  other record;
   other_room regtype;
 BEGIN
-  IF register_source.kind IS NULL OR register_source.kind NOT IN ('rooms', 'events') THEN
+  IF register_source.kind IS NULL
+     OR register_source.kind NOT IN ('rooms', 'events', 'recordings', 'exports') THEN
     RAISE EXCEPTION 'unknown source kind "%"', register_source.kind
-      USING ERRCODE = '22023', HINT = 'Source kinds are rooms and events.';
+      USING ERRCODE = '22023', HINT = 'Source kinds are rooms, events, recordings and exports.';
   END IF;
   FOR need IN SELECT * FROM classbill.source_columns(register_source.kind) LOOP
     SELECT a.atttypid::regtype INTO have
@@ -73,19 +82,19 @@ BEGIN
                            FROM classbill.source_columns(register_source.kind) AS c));
   END IF;
 
-  -- rooms and events are joined on room: one type for both
-  SELECT s.relation INTO other FROM classbill.sources AS s
-  WHERE s.kind = CASE register_source.kind WHEN 'rooms' THEN 'events' ELSE 'rooms' END;
-  IF FOUND THEN
-    SELECT a.atttypid::regtype INTO have FROM pg_attribute AS a
-    WHERE a.attrelid = relation AND a.attname = 'room';
+  -- the sources are joined on room: one type for all of them
+  SELECT a.atttypid::regtype INTO have FROM pg_attribute AS a
+  WHERE a.attrelid = relation AND a.attname = 'room';
+  FOR other IN SELECT s.kind, s.relation FROM classbill.sources AS s
+               WHERE s.kind <> register_source.kind LOOP
     SELECT a.atttypid::regtype INTO other_room FROM pg_attribute AS a
-    WHERE a.attrelid = other AND a.attname = 'room';
+    WHERE a.attrelid = other.relation AND a.attname = 'room';
     IF have IS DISTINCT FROM other_room THEN
-      RAISE EXCEPTION 'column "room" of % is %, but room of % is %', relation, have, other, other_room
-        USING ERRCODE = '42804', HINT = 'Rooms and events are joined on room: give both one type.';
+      RAISE EXCEPTION 'column "room" of % is %, but room of % (the % source) is %',
+                      relation, have, other.relation, other.kind, other_room
+        USING ERRCODE = '42804', HINT = 'The sources are joined on room: give them one type.';
     END IF;
-  END IF;
+  END LOOP;
 
   INSERT INTO classbill.sources AS s (kind, relation)
   VALUES (register_source.kind, register_source.relation)
@@ -93,7 +102,7 @@ BEGIN
   DO UPDATE SET relation = EXCLUDED.relation, registered_at = now();
 END $$;
 COMMENT ON FUNCTION classbill.register_source(text, regclass) IS
-  'Tell classbill where rooms (room, account, mode, width, height) or events (room, participant, event, at) live; a missing column or a wrong type is an error naming it';
+  'Tell classbill where rooms (room, account, mode, width, height), events (room, participant, event, at), recordings (room, bytes, ready_at, retention, deleted_at) or exports (room, processed, finished_at) live; a missing column or a wrong type is an error naming it';
 
 CREATE FUNCTION classbill.source(kind text) RETURNS regclass
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE

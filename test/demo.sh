@@ -8,8 +8,8 @@
 # (test/sample_month.sql) and EXAMPLE rates (test/example_rates.sql: made
 # up, not the vendor's), and prints what billing needs from it: a report
 # per room, billable minutes per day by tier and mode, the month's
-# statement with pack drawdown, pack balances and forecast, and plan-limit
-# breaches.  CB_KEEP=1 keeps the cluster's directory; the server stops
+# statement with pack drawdown, recording storage and MP4 export, late
+# recordings, pack balances and forecast, and plan-limit breaches.  CB_KEEP=1 keeps the cluster's directory; the server stops
 # either way.
 source "$(dirname "$0")/lib.sh"
 
@@ -31,6 +31,8 @@ SET datestyle = 'ISO, YMD';
 -- Tell classbill once where the rows live, and who the customers are.
 SELECT classbill.register_source('rooms', 'school.rooms');
 SELECT classbill.register_source('events', 'school.events');
+SELECT classbill.register_source('recordings', 'school.recordings');
+SELECT classbill.register_source('exports', 'school.exports');
 INSERT INTO classbill.accounts (account, plan, currency, name) VALUES
   ('maple-academy', 'prepaid', 'CNY', 'Maple Academy'),
   ('birch-tutors', 'postpaid', 'CNY', 'Birch Tutors');
@@ -99,6 +101,17 @@ SELECT account, product, tier, mode, quantity, unit, covered AS covered_by_packs
 FROM classbill.statement_lines('2026-11-01');
 SELECT account, sum(amount) AS total, min(currency) AS currency
 FROM classbill.statement_lines('2026-11-01') GROUP BY account ORDER BY account;
+
+\echo
+\echo '== Storage and export lines of one day, 2026-11-20 (exact; statements round the month once)'
+SELECT account, product, round(quantity, 6) AS quantity, unit, unit_price, round(amount, 6) AS amount
+FROM classbill.rated_lines('2026-11-20', '2026-11-21')
+WHERE product IN ('storage', 'export') ORDER BY account, product;
+
+\echo
+\echo '== Recordings ready more than 24 hours after their class (allowed, reported: SPEC 4.1)'
+SELECT room, account, class_end, ready_at, late_by
+FROM classbill.late_recordings('2026-11-01', '2026-12-01');
 
 \echo
 \echo '== Maple''s packs at the end of November, and when they run out at the last 14 days'' pace'

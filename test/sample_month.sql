@@ -6,8 +6,10 @@
 -- Birch Tutors (postpaid).  The rows live in the service's own tables, as
 -- they would in a real deployment:
 --
---   school.rooms  (room, account, mode, width, height, title, starts_at)
---   school.events (room, participant, event, at)
+--   school.rooms      (room, account, mode, width, height, title, starts_at)
+--   school.events     (room, participant, event, at)
+--   school.recordings (room, bytes, ready_at, retention, deleted_at)
+--   school.exports    (room, processed, finished_at)
 --
 -- mode is '1v1', '1vn' or NULL (not declared).  The events include what
 -- real logs contain: reconnects, heartbeats from mobile clients, stage
@@ -35,9 +37,28 @@ CREATE TABLE school.events (
   at          timestamptz NOT NULL
 );
 
+-- Every class is recorded; the file is ready a few hours after the class
+-- (a few are late, SPEC 4.1).  Maple keeps recordings 30 days, Birch 7;
+-- now and then a teacher deletes one early.
+CREATE TABLE school.recordings (
+  room       bigint NOT NULL,
+  bytes      bigint NOT NULL,
+  ready_at   timestamptz NOT NULL,
+  retention  interval,
+  deleted_at timestamptz
+);
+
+-- Some recordings are exported to MP4 (SPEC 5.1).
+CREATE TABLE school.exports (
+  room        bigint NOT NULL,
+  processed   interval NOT NULL,
+  finished_at timestamptz NOT NULL
+);
+
 SELECT setseed(0.2026) \gset
 
 DO $$
+#variable_conflict use_variable
 DECLARE
   day date;
   n int;
@@ -133,6 +154,21 @@ BEGIN
       END LOOP;
 
       INSERT INTO school.events VALUES (room, NULL, 'end', stop);
+
+      -- the recording: about 12 MB a minute at 720p, less below
+      INSERT INTO school.recordings
+      SELECT room, (extract(epoch FROM len) / 60 * CASE h WHEN 720 THEN 12 WHEN 480 THEN 6 ELSE 3 END
+                    * 1048576)::bigint,
+             stop + CASE WHEN random() < 0.04 THEN interval '26 hours' + random() * interval '10 hours'
+                         ELSE interval '20 minutes' + random() * interval '5 hours' END,
+             CASE WHEN a.account = 'maple-academy' THEN interval '30 days' ELSE interval '7 days' END,
+             CASE WHEN random() < 0.05 THEN stop + interval '2 days' END
+      FROM school.rooms AS a WHERE a.room = room;
+      IF random() < 0.15 THEN
+        INSERT INTO school.exports
+        SELECT room, len, r.ready_at + interval '1 hour' + random() * interval '2 days'
+        FROM school.recordings AS r WHERE r.room = room;
+      END IF;
     END LOOP;
   END LOOP;
 
@@ -148,4 +184,5 @@ BEGIN
 END $$;
 
 CREATE INDEX ON school.events (room);
-ANALYZE school.rooms, school.events;
+CREATE INDEX ON school.events (at);
+ANALYZE school.rooms, school.events, school.recordings, school.exports;

@@ -38,6 +38,7 @@ INSTALL_PARTS = \
 	sql/install/limits.sql \
 	sql/install/sources.sql \
 	sql/install/storage.sql \
+	sql/install/ledger.sql \
 	sql/install/statements.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -55,6 +56,7 @@ REGRESS = \
 	limits \
 	sources \
 	storage \
+	ledger \
 	usage_parallel \
 	bad_input
 REGRESS_OPTS = --load-extension=$(EXTENSION)

@@ -124,4 +124,40 @@ FROM classbill.pack_forecast('2026-11-30', 14, 'maple-academy');
 \echo '== Plan-limit breaches (reported, never billed differently, SPEC 3.6)'
 SELECT kind, account, plan, room, at, "limit", peak, over
 FROM classbill.breaches('2026-11-01', '2026-12-01') ORDER BY at;
+
+\echo
+\echo '== Closing November day by day into the ledger (what a daily pg_cron job does, SPEC 7)'
+SET client_min_messages = warning;
+CALL classbill.close_day('2026-11-01');     -- the first close starts the ledger
+CALL classbill.close_day('2026-11-30');     -- closes 11-02 .. 11-30, in order
+RESET client_min_messages;
+SELECT count(*) AS closed_days, min(day) AS first, max(day) AS last FROM classbill.closes;
+CALL classbill.close_day('2026-11-30');     -- again: nothing changes, and it says so
+
+\echo
+\echo '== Rows that arrive late: a student''s session on 11-29 and an export of 11-28 show up on 12-01'
+INSERT INTO school.events
+SELECT r.room, 'late-student', e, r.starts_at + o
+FROM school.rooms AS r, (VALUES ('join', interval '5 minutes'), ('leave', interval '50 minutes')) AS v(e, o)
+WHERE r.room = (SELECT min(room) FROM school.rooms
+                WHERE starts_at >= '2026-11-29 08:00+08' AND starts_at < '2026-11-29 20:00+08'
+                  AND account = 'maple-academy' AND width = 640);
+INSERT INTO school.exports
+SELECT min(room), interval '10 minutes', '2026-11-28 12:00+08' FROM school.rooms WHERE account = 'birch-tutors';
+CALL classbill.close_day('2026-12-01');
+SELECT line_id, account, day, corrects, product, tier, mode, pack_id, quantity, amount
+FROM classbill.ledger WHERE corrects IS NOT NULL ORDER BY line_id;
+
+\echo
+\echo '== Maple Academy''s November statement, from its closed days'
+\pset format unaligned
+\pset tuples_only on
+SELECT classbill.statement_text('2026-11-01', 'maple-academy');
+\pset format aligned
+\pset tuples_only off
+
+\echo
+\echo '== The adjustment of 11-29 explained down to its rooms, pack and rate (SPEC 7.3)'
+SELECT what, detail FROM classbill.explain((SELECT min(line_id) FROM classbill.ledger
+                                            WHERE corrects = '2026-11-29' AND product = 'usage'));
 SQL

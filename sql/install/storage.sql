@@ -54,20 +54,16 @@ AS $$ SELECT round(s.byte_marks::numeric(1000, 30) / (s.marks * 1073741824::nume
 COMMENT ON FUNCTION classbill.storage_gb(classbill.storage_day) IS
   'A day''s GB: the mean of its samples over 2^30 bytes (SPEC 4.2), to 24 decimal places';
 
--- Storage lines: a GB stored all day is 1/30 of a GB-month.
-CREATE FUNCTION classbill.storage_lines(p_from date, p_to date, p_account text DEFAULT NULL)
-RETURNS SETOF classbill.line
+-- What storage and export bill, per account and billing day: the bases
+-- that lines are priced from, and that closes keep (ledger.sql).
+CREATE FUNCTION classbill.storage_basis(p_from date, p_to date, p_account text DEFAULT NULL)
+RETURNS TABLE (account text, day date, marks integer, byte_marks numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN QUERY EXECUTE format($q$
-    SELECT s.account, d.day, 'storage'::text, NULL::classbill.tier, NULL::classbill.mode,
-           NULL::bigint, NULL::text,
-           round(d.byte_marks::numeric(1000, 30) / (d.marks * 1073741824::numeric * 30), 24),
-           'GB-month'::text, p.price,
-           round(d.byte_marks::numeric(1000, 30) / (d.marks * 1073741824::numeric * 30), 24) * p.price,
-           a.currency
+    SELECT s.account, d.day, d.marks, d.byte_marks
     FROM (SELECT r.account::text AS account,
                  classbill.storage_days($1, $2, f.bytes::bigint, f.ready_at, f.retention, f.deleted_at) AS days
           FROM %1$s AS f JOIN %2$s AS r ON r.room = f.room
@@ -75,50 +71,86 @@ BEGIN
             AND (f.deleted_at IS NULL OR f.deleted_at > classbill.day_start($1))
             AND ($3 IS NULL OR r.account::text = $3)
           GROUP BY r.account) AS s
-    JOIN classbill.accounts AS a ON a.account = s.account
     CROSS JOIN LATERAL unnest(s.days) AS d
-    CROSS JOIN LATERAL (
-      SELECT CASE WHEN rp.price IS NOT NULL THEN rp.price
-                  ELSE classbill.missing_rate(s.account, 'storage', NULL, NULL, a.currency, d.day) END
-      FROM (SELECT NULL::numeric) AS dummy
-      LEFT JOIN classbill.rate_periods AS rp
-        ON rp.product = 'storage' AND rp.currency = a.currency
-       AND d.day >= rp.valid_from AND d.day < rp.valid_to) AS p(price)
     $q$, classbill.source('recordings'), classbill.source('rooms'))
   USING p_from, p_to, p_account;
 END $$;
-COMMENT ON FUNCTION classbill.storage_lines(date, date, text) IS
-  'One storage line per account and billing day of [from, to): the day''s GB-months (daily GB / 30) at the storage price per GB-month in effect that day (SPEC 4.2); exact to 24 decimal places, rounded only on statements';
+COMMENT ON FUNCTION classbill.storage_basis(date, date, text) IS
+  'Storage per account and billing day of [from, to) from the recordings source: the day''s marks and byte-marks (SPEC 4.2)';
 
-CREATE FUNCTION classbill.export_lines(p_from date, p_to date, p_account text DEFAULT NULL)
-RETURNS SETOF classbill.line
+CREATE FUNCTION classbill.export_basis(p_from date, p_to date, p_account text DEFAULT NULL)
+RETURNS TABLE (account text, day date, seconds numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN QUERY EXECUTE format($q$
-    SELECT x.account, x.day, 'export'::text, NULL::classbill.tier, NULL::classbill.mode,
-           NULL::bigint, NULL::text, x.minutes::numeric, 'minute'::text,
-           p.price, x.minutes * p.price, a.currency
-    FROM (SELECT r.account::text AS account,
-                 (e.finished_at AT TIME ZONE current_setting('classbill.billing_timezone'))::date AS day,
-                 ceil(sum(extract(epoch FROM e.processed)) / 60) AS minutes
-          FROM %1$s AS e JOIN %2$s AS r ON r.room = e.room
-          WHERE e.finished_at >= classbill.day_start($1) AND e.finished_at < classbill.day_start($2)
-            AND ($3 IS NULL OR r.account::text = $3)
-          GROUP BY 1, 2) AS x
-    JOIN classbill.accounts AS a ON a.account = x.account
-    CROSS JOIN LATERAL (
-      SELECT CASE WHEN rp.price IS NOT NULL THEN rp.price
-                  ELSE classbill.missing_rate(x.account, 'export', NULL, NULL, a.currency, x.day) END
-      FROM (SELECT NULL::numeric) AS dummy
-      LEFT JOIN classbill.rate_periods AS rp
-        ON rp.product = 'export' AND rp.currency = a.currency
-       AND x.day >= rp.valid_from AND x.day < rp.valid_to) AS p(price)
-    WHERE x.minutes > 0
+    SELECT r.account::text,
+           (e.finished_at AT TIME ZONE current_setting('classbill.billing_timezone'))::date,
+           sum(extract(epoch FROM e.processed))
+    FROM %1$s AS e JOIN %2$s AS r ON r.room = e.room
+    WHERE e.finished_at >= classbill.day_start($1) AND e.finished_at < classbill.day_start($2)
+      AND ($3 IS NULL OR r.account::text = $3)
+    GROUP BY 1, 2
     $q$, classbill.source('exports'), classbill.source('rooms'))
   USING p_from, p_to, p_account;
 END $$;
+COMMENT ON FUNCTION classbill.export_basis(date, date, text) IS
+  'Processed export time in seconds per account and billing day (the day the exports finished) of [from, to)';
+
+-- GB-months of a day's byte-marks: a GB stored all day is 1/30 GB-month.
+CREATE FUNCTION classbill.gb_months(byte_marks numeric, marks integer) RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT round(byte_marks::numeric(1000, 30) / (marks * 1073741824::numeric * 30), 24) $$;
+COMMENT ON FUNCTION classbill.gb_months(numeric, integer) IS
+  'A day''s storage in GB-months: its mean GB (byte-marks / marks / 2^30) over 30, to 24 decimal places (SPEC 4.2)';
+
+-- The price in effect on a day for a rate card key without mode and
+-- tier, or the error naming account, product and day (SPEC 3.2).
+CREATE FUNCTION classbill.price_on(p_product classbill.product, p_account text,
+                                   p_currency text, p_day date)
+RETURNS numeric
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce(
+    (SELECT rp.price FROM classbill.rate_periods AS rp
+     WHERE rp.product = p_product AND rp.mode IS NULL AND rp.currency = p_currency
+       AND p_day >= rp.valid_from AND p_day < rp.valid_to),
+    classbill.missing_rate(p_account, p_product, NULL, NULL, p_currency, p_day))
+$$;
+COMMENT ON FUNCTION classbill.price_on(classbill.product, text, text, date) IS
+  'The storage or export price in effect on a day in a currency; a missing one is an error naming account, product and day';
+
+CREATE FUNCTION classbill.storage_lines(p_from date, p_to date, p_account text DEFAULT NULL)
+RETURNS SETOF classbill.line
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT b.account, b.day, 'storage', NULL::classbill.tier, NULL::classbill.mode, NULL::bigint,
+         NULL::text, classbill.gb_months(b.byte_marks, b.marks), 'GB-month', p.price,
+         classbill.gb_months(b.byte_marks, b.marks) * p.price, a.currency
+  FROM classbill.storage_basis(p_from, p_to, p_account) AS b
+  JOIN classbill.accounts AS a ON a.account = b.account
+  CROSS JOIN LATERAL (SELECT classbill.price_on('storage', b.account, a.currency, b.day)) AS p(price)
+$$;
+COMMENT ON FUNCTION classbill.storage_lines(date, date, text) IS
+  'One storage line per account and billing day of [from, to): the day''s GB-months (daily GB / 30) at the storage price per GB-month in effect that day (SPEC 4.2); exact to 24 decimal places, rounded only on statements';
+
+CREATE FUNCTION classbill.export_lines(p_from date, p_to date, p_account text DEFAULT NULL)
+RETURNS SETOF classbill.line
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT b.account, b.day, 'export', NULL::classbill.tier, NULL::classbill.mode, NULL::bigint,
+         NULL::text, ceil(b.seconds / 60), 'minute', p.price, ceil(b.seconds / 60) * p.price,
+         a.currency
+  FROM classbill.export_basis(p_from, p_to, p_account) AS b
+  JOIN classbill.accounts AS a ON a.account = b.account
+  CROSS JOIN LATERAL (SELECT classbill.price_on('export', b.account, a.currency, b.day)) AS p(price)
+  WHERE b.seconds > 0
+$$;
 COMMENT ON FUNCTION classbill.export_lines(date, date, text) IS
   'One export line per account and billing day of [from, to) on which exports finished: their processed time summed and rounded up to whole minutes, at the export rate in effect that day (SPEC 5.1)';
 

@@ -275,8 +275,9 @@ BEGIN
              FROM classbill.ledger_pack_balances AS b
              WHERE b.balance > 0 AND b.account IN (SELECT w.account FROM cb_to_draw AS w)
              GROUP BY b.account, b.tier) AS pk ON pk.account = q.account AND pk.tier = q.tier
-  CROSS JOIN LATERAL classbill.drawdown(q.uses, pk.packs) AS d
-  LEFT JOIN classbill.packs AS k ON k.pack_id = d.pack_id;
+  CROSS JOIN LATERAL classbill.drawdown(q.uses, pk.packs) WITH ORDINALITY AS d
+  LEFT JOIN classbill.packs AS k ON k.pack_id = d.pack_id
+  ORDER BY q.account, q.tier, d.ordinality;
 END $$;
 COMMENT ON FUNCTION classbill.draw(bigint, date, date, date) IS
   'Internal to close_day: draw the minutes in cb_to_draw from the packs'' ledger balances (SPEC 3.5)';
@@ -298,7 +299,7 @@ BEGIN
     SELECT s.*,
            greatest(0, least(s.net, s.give - (s.before_me))) AS back
     FROM (
-      SELECT g.account, g.tier, g.mode, g.minutes AS give, h.pack_id, h.item, h.net, h.unit_price,
+      SELECT g.account, g.tier, g.mode, g.minutes AS give, h.pack_id, h.item, h.net, h.unit_price, h.ord,
              h.currency,
              coalesce(sum(h.net) OVER (PARTITION BY g.account, g.tier, g.mode ORDER BY h.ord
                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_me
@@ -320,7 +321,8 @@ BEGIN
             GROUP BY l.account, l.tier, l.mode, l.pack_id
             HAVING sum(l.quantity) > 0) AS h
         ON h.account = g.account AND h.tier = g.tier AND h.mode = g.mode) AS s) AS x
-  WHERE x.back > 0;
+  WHERE x.back > 0
+  ORDER BY x.account, x.tier, x.mode, x.ord;
 END $$;
 COMMENT ON FUNCTION classbill.give_back(bigint, date, date) IS
   'Internal to close_day: minutes billed for a day that late data took away come back off its overage first, then to its packs, newest first';
@@ -402,7 +404,8 @@ BEGIN
            'GB-month', p.price, classbill.gb_months(d.delta, d.marks) * p.price, a.currency
     FROM cb_storage_diff AS d
     JOIN classbill.accounts AS a ON a.account = d.account
-    CROSS JOIN LATERAL (SELECT classbill.price_on('storage', d.account, a.currency, p_day)) AS p(price);
+    CROSS JOIN LATERAL (SELECT classbill.price_on('storage', d.account, a.currency, p_day)) AS p(price)
+    ORDER BY d.account;
     GET DIAGNOSTICS k = ROW_COUNT;
     n := n + k;
     DROP TABLE cb_storage_diff;
@@ -432,7 +435,8 @@ BEGIN
     FROM cb_export_diff AS d
     JOIN classbill.accounts AS a ON a.account = d.account
     CROSS JOIN LATERAL (SELECT classbill.price_on('export', d.account, a.currency, p_day)) AS p(price)
-    WHERE d.delta <> 0;
+    WHERE d.delta <> 0
+    ORDER BY d.account;
     GET DIAGNOSTICS k = ROW_COUNT;
     n := n + k;
     DROP TABLE cb_export_diff;
@@ -473,7 +477,8 @@ BEGIN
   SELECT p_close, l.account, p_day, l.product, l.tier, l.pack_id, l.item, l.quantity, l.unit,
          l.unit_price, l.amount, l.currency
   FROM classbill.pack_lines(p_day, p_day + 1) AS l
-  WHERE l.account IN (SELECT c.account FROM cb_accounts AS c);
+  WHERE l.account IN (SELECT c.account FROM cb_accounts AS c)
+  ORDER BY l.account, l.pack_id;
 
   -- storage and export, when their sources are registered (SPEC 4.2, 5.1)
   IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'recordings') THEN
@@ -488,7 +493,8 @@ BEGIN
            'GB-month', p.price, classbill.gb_months(s.byte_marks, s.marks) * p.price, a.currency
     FROM cb_storage AS s
     JOIN classbill.accounts AS a ON a.account = s.account
-    CROSS JOIN LATERAL (SELECT classbill.price_on('storage', s.account, a.currency, p_day)) AS p(price);
+    CROSS JOIN LATERAL (SELECT classbill.price_on('storage', s.account, a.currency, p_day)) AS p(price)
+    ORDER BY s.account;
     DROP TABLE cb_storage;
   END IF;
   IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'exports') THEN
@@ -504,7 +510,8 @@ BEGIN
     FROM cb_exports AS e
     JOIN classbill.accounts AS a ON a.account = e.account
     CROSS JOIN LATERAL (SELECT classbill.price_on('export', e.account, a.currency, p_day)) AS p(price)
-    WHERE e.seconds > 0;
+    WHERE e.seconds > 0
+    ORDER BY e.account;
     DROP TABLE cb_exports;
   END IF;
 END $$;
@@ -526,6 +533,15 @@ DECLARE
   d date;
   later record;
 BEGIN
+  -- A close must see what a close that ran while it waited wrote: each
+  -- statement its own snapshot, taken after the lock below.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'classbill.close_day needs READ COMMITTED, not %',
+                    upper(current_setting('transaction_isolation'))
+      USING ERRCODE = '25001',
+            HINT = 'Call it outside an explicit transaction, or in one begun with ISOLATION LEVEL READ COMMITTED.';
+  END IF;
+
   -- SPEC 7.2: one close at a time; a second one waits here, then finds
   -- the day closed and says so
   PERFORM pg_advisory_xact_lock(hashtext('classbill.close_day'));

@@ -126,6 +126,16 @@ CALL classbill.close_day('2026-11-07');
 SELECT account, day, corrects, product, mode, pack_id, quantity, round(amount, 6) AS amount
 FROM classbill.ledger WHERE day = '2026-11-07' AND corrects IS NOT NULL;
 
+-- A row corrected in place is late data too: E's events of 11-02 belonged
+-- to room 2 (1vn), not room 1 (1v1).  Same count, same times; only the
+-- room differs.  p's 1v1 that day: 70 -> 40 minutes, -30 off the 30
+-- overage minutes (x 0.05 = -1.50); 1vn: 50 -> 80 (B 20, D 30, E 30),
+-- +30 with the pack empty (x 0.03 = +0.90).
+UPDATE l_events SET room = 2 WHERE participant = 'E';
+CALL classbill.close_day('2026-11-08');
+SELECT account, day, corrects, product, mode, pack_id, quantity, round(amount, 6) AS amount
+FROM classbill.ledger WHERE day = '2026-11-08' AND corrects IS NOT NULL ORDER BY line_id;
+
 -- SPEC 7.1: November's statement from the closed days: lines dated in
 -- the month, adjustments included, each rounded once.
 SELECT account, product, tier, mode, quantity, covered, round(adjusted, 6) AS adjusted,

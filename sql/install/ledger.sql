@@ -157,8 +157,10 @@ COMMENT ON FUNCTION classbill.recheck_days() IS
 
 -- Fingerprints of source rows per day --------------------------------------
 
--- Count and checksum per billing day of [p_from, p_to) of one source.
--- Cheap on purpose (no text conversion): a late row changes the count.
+-- Count and checksum per billing day of [p_from, p_to) of one source: a
+-- row added or removed changes the count, a row corrected in place (its
+-- room, participant, kind, time, size, retention, deletion or duration)
+-- changes the checksum.
 CREATE FUNCTION classbill.source_fingerprints(p_source text, p_from date, p_to date)
 RETURNS TABLE (day date, rows bigint, checksum numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -172,17 +174,21 @@ BEGIN
   END IF;
   q := CASE p_source
     WHEN 'events' THEN
-      'SELECT (x.at AT TIME ZONE $3)::date, count(*), coalesce(sum(extract(epoch FROM x.at)), 0)
+      'SELECT (x.at AT TIME ZONE $3)::date, count(*),
+              coalesce(sum(extract(epoch FROM x.at)), 0)
+              + coalesce(sum(hashtextextended(concat_ws(chr(31), x.room, x.participant, x.event), 0)), 0)
        FROM %s AS x WHERE x.at >= $1 AND x.at < $2 GROUP BY 1'
     WHEN 'recordings' THEN
       'SELECT (x.ready_at AT TIME ZONE $3)::date, count(*),
               coalesce(sum(x.bytes::numeric + extract(epoch FROM x.ready_at)
                            + coalesce(extract(epoch FROM x.retention), -1)
                            + coalesce(extract(epoch FROM x.deleted_at), -1)), 0)
+              + coalesce(sum(hashtextextended(x.room::text, 0)), 0)
        FROM %s AS x WHERE x.ready_at >= $1 AND x.ready_at < $2 GROUP BY 1'
     WHEN 'exports' THEN
       'SELECT (x.finished_at AT TIME ZONE $3)::date, count(*),
               coalesce(sum(extract(epoch FROM x.processed) + extract(epoch FROM x.finished_at)), 0)
+              + coalesce(sum(hashtextextended(x.room::text, 0)), 0)
        FROM %s AS x WHERE x.finished_at >= $1 AND x.finished_at < $2 GROUP BY 1'
   END;
   RETURN QUERY EXECUTE format(q, classbill.source(p_source))

@@ -61,6 +61,10 @@ REGRESS = \
 	bad_input
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
+# pg_isolation_regress: test/specs/<test>.spec against test/expected/<test>.out
+ISOLATION = close_concurrent close_late
+ISOLATION_OPTS = --inputdir=test
+
 PG_CFLAGS = -Wall -Wextra -Werror \
 	-Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers
 

@@ -6,6 +6,7 @@
 # Installs what is missing, builds and installs classbill, starts a
 # throwaway PostgreSQL 15, then runs
 #   - the pg_regress files of sql/ against expected/ (one per rule group),
+#   - the isolation specs of test/specs/ against test/expected/,
 #   - every script in test/t/ (each exits 0 when it passes),
 # and ends with the line "N passed, N failed".
 source "$(dirname "$0")/lib.sh"
@@ -18,11 +19,13 @@ passed=0
 failed=0
 failures=()
 
-cb_say "pg_regress"
 cd "$CB_ROOT"
-rm -rf results regression.diffs regression.out
+rm -rf results regression.diffs regression.out output_iso
 set +e
-make -s PG_CONFIG="$PG_CONFIG" installcheck 2>&1 | tee "$CB_TMP/regress.log"
+cb_say "pg_regress"
+make -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= 2>&1 | tee "$CB_TMP/regress.log"
+cb_say "pg_isolation_regress"
+make -s PG_CONFIG="$PG_CONFIG" installcheck REGRESS= 2>&1 | tee -a "$CB_TMP/regress.log"
 set -e
 while read -r name result; do
 	if [ "$result" = ok ]; then
@@ -32,9 +35,9 @@ while read -r name result; do
 		failures+=("regress/$name")
 	fi
 done < <(sed -n 's/^test \([a-z_0-9]*\) *\.\.\. \(ok\|FAILED\|failed\).*/\1 \2/p' "$CB_TMP/regress.log")
-if [ -f regression.diffs ]; then
-	cp regression.diffs "$CB_TMP/" && head -100 regression.diffs
-fi
+for diffs in regression.diffs output_iso/regression.diffs; do
+	[ -f "$diffs" ] && head -100 "$diffs"
+done
 
 for t in "$CB_ROOT"/test/t/*.sh; do
 	name=$(basename "$t" .sh)

@@ -86,3 +86,9 @@ DELETE FROM classbill.sources;
 DELETE FROM classbill.accounts;
 DROP VIEW s_events_view;
 DROP TABLE s_rooms, s_events, s_events_int, bad_events, bad_rooms;
+
+-- A fresh session, where nothing of classbill ran yet (a pg_cron job),
+-- still finds the billing time zone: 2026-11-01 starts at 00:00 in
+-- Shanghai, 16:00 UTC the day before.
+\c -
+SELECT classbill.day_start('2026-11-01') AT TIME ZONE 'UTC' AS starts_utc;

@@ -17,6 +17,7 @@
 
 #include "datatype/timestamp.h"
 #include "utils/datetime.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
@@ -103,6 +104,19 @@ const char *
 cb_billing_tz_name(void)
 {
 	return pg_get_timezone_name(cb_billing_tz());
+}
+
+/*
+ * classbill.billing_timezone(): the setting now.  SQL and PL/pgSQL code
+ * reads the zone through this, not current_setting(): calling it loads
+ * the library, which defines the setting, so a fresh session (a pg_cron
+ * job) finds it even when nothing of classbill ran there before.
+ */
+CB_FUNCTION(classbill_billing_timezone_now);
+Datum
+classbill_billing_timezone_now(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(cb_billing_tz_name()));
 }
 
 /* ----------------------------------------------------------------

@@ -193,7 +193,7 @@ BEGIN
   END;
   RETURN QUERY EXECUTE format(q, classbill.source(p_source))
   USING classbill.day_start(p_from), classbill.day_start(p_to),
-        current_setting('classbill.billing_timezone');
+        classbill.billing_timezone();
 END $$;
 COMMENT ON FUNCTION classbill.source_fingerprints(text, date, date) IS
   'Per billing day, the count and a checksum of a source''s rows (events by at, recordings by ready_at, exports by finished_at)';
@@ -461,7 +461,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  tz text := current_setting('classbill.billing_timezone');
+  tz text := classbill.billing_timezone();
 BEGIN
   -- usage: the rooms, the quantities, the drawdown (SPEC 1.7, 3.2, 3.5)
   CREATE TEMP TABLE cb_day_rooms ON COMMIT DROP AS
@@ -529,7 +529,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  tz text := current_setting('classbill.billing_timezone');
+  tz text := classbill.billing_timezone();
   ledger_tz text;
   reach integer := classbill.recheck_days();
   v_close bigint;
@@ -670,7 +670,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  CALL classbill.close_day((now() AT TIME ZONE current_setting('classbill.billing_timezone'))::date - 1);
+  CALL classbill.close_day((now() AT TIME ZONE classbill.billing_timezone())::date - 1);
 END $$;
 COMMENT ON PROCEDURE classbill.close_yesterday() IS
   'Close yesterday, in the billing time zone: what a daily pg_cron job runs (SPEC 7.1)';

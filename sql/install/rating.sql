@@ -270,7 +270,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  tz text := current_setting('classbill.billing_timezone');
+  tz text := classbill.billing_timezone();
   missing record;
 BEGIN
   SELECT k.pack_id, k.item, a.currency, (k.purchased_at AT TIME ZONE tz)::date AS day INTO missing
@@ -341,7 +341,7 @@ AS $$
              FROM classbill.usage_lines('-infinity', p_as_of + 1, p_account) AS l
              WHERE l.pack_id IS NOT NULL GROUP BY l.pack_id) AS u ON u.pack_id = k.pack_id
   WHERE (p_account IS NULL OR k.account = p_account)
-    AND (k.purchased_at AT TIME ZONE current_setting('classbill.billing_timezone'))::date <= p_as_of
+    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date <= p_as_of
   ORDER BY k.account, k.tier, k.purchased_at, k.pack_id
 $$;
 COMMENT ON FUNCTION classbill.pack_balances(date, text) IS

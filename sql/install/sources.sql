@@ -126,7 +126,7 @@ COMMENT ON FUNCTION classbill.source(text) IS
 CREATE FUNCTION classbill.day_start(d date) RETURNS timestamptz
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT d::timestamp AT TIME ZONE current_setting('classbill.billing_timezone') $$;
+AS $$ SELECT d::timestamp AT TIME ZONE classbill.billing_timezone() $$;
 COMMENT ON FUNCTION classbill.day_start(date) IS
   'Local midnight starting a billing day in classbill.billing_timezone (SPEC 0)';
 
@@ -221,7 +221,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  tz text := current_setting('classbill.billing_timezone');
+  tz text := classbill.billing_timezone();
 BEGIN
   -- rooms over their plan's stage limit
   RETURN QUERY

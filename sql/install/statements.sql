@@ -93,7 +93,7 @@ BEGIN
   out := format(E'Statement  %s (%s)\n', coalesce(acct.name, acct.account), acct.account)
       || format(E'Month      %s, %s plan, %s\n', to_char(m, 'FMMonth YYYY'), acct.plan, acct.currency)
       || format(E'Closed     %s of %s billing days (%s)\n\n', closed, days,
-                current_setting('classbill.billing_timezone'))
+                classbill.billing_timezone())
       || format(E'%-8s %-5s %-4s %18s %-9s %16s %12s\n', 'product', 'tier', 'mode', 'quantity', 'unit',
                 'of which packs', 'amount')
       || repeat('-', 78) || E'\n';

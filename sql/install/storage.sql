@@ -86,7 +86,7 @@ AS $$
 BEGIN
   RETURN QUERY EXECUTE format($q$
     SELECT r.account::text,
-           (e.finished_at AT TIME ZONE current_setting('classbill.billing_timezone'))::date,
+           (e.finished_at AT TIME ZONE classbill.billing_timezone())::date,
            sum(extract(epoch FROM e.processed))
     FROM %1$s AS e JOIN %2$s AS r ON r.room = e.room
     WHERE e.finished_at >= classbill.day_start($1) AND e.finished_at < classbill.day_start($2)

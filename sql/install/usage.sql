@@ -154,6 +154,12 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION classbill.billing_timezone(classbill.usage) IS
   'The billing time zone the value''s days belong to';
 
+CREATE FUNCTION classbill.billing_timezone() RETURNS text
+AS 'MODULE_PATHNAME', 'classbill_billing_timezone_now'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION classbill.billing_timezone() IS
+  'The setting classbill.billing_timezone now; unlike current_setting() it works in a session where nothing of classbill ran yet';
+
 -- Data-quality counters (SPEC 1.2, 1.5, 8.1)
 
 CREATE FUNCTION classbill.events(classbill.usage) RETURNS bigint

@@ -13,7 +13,8 @@ source "$(dirname "$0")/lib.sh"
 
 cb_install_packages
 cb_build
-cb_start_cluster "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'"
+cb_start_cluster "shared_preload_libraries = 'pg_cron'" "cron.database_name = 'postgres'" \
+	"cron.use_background_workers = on"
 
 passed=0
 failed=0

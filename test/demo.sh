@@ -128,10 +128,14 @@ FROM classbill.breaches('2026-11-01', '2026-12-01') ORDER BY at;
 \echo
 \echo '== Closing November day by day into the ledger (what a daily pg_cron job does, SPEC 7)'
 SET client_min_messages = warning;
-CALL classbill.close_day('2026-11-01');     -- the first close starts the ledger
-CALL classbill.close_day('2026-11-30');     -- closes 11-02 .. 11-30, in order
+-- one close per day, each its own transaction, as the job would run them
+SELECT format('CALL classbill.close_day(%L)', d::date)
+FROM generate_series(date '2026-11-01', date '2026-11-30', interval '1 day') AS d \gexec
 RESET client_min_messages;
-SELECT count(*) AS closed_days, min(day) AS first, max(day) AS last FROM classbill.closes;
+SELECT count(*) AS closes, min(c.day) AS first, max(c.day) AS last,
+       (SELECT count(*) FROM classbill.ledger) AS lines,
+       (SELECT sum(amount) FROM classbill.ledger) AS exact_total
+FROM classbill.closes AS c;
 CALL classbill.close_day('2026-11-30');     -- again: nothing changes, and it says so
 
 \echo

@@ -69,3 +69,14 @@ SELECT 'tz=UTC rooms=1 participants=1 peak=1 peak_at=2026-11-02 00:00:00 stage_p
 SELECT 'tz=UTC rooms=1 participants=1 peak=1 peak_at=2026-11-02T24:00:00Z stage_peak=0 stage_peak_at= events=0 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0 stray_stage_events=0 unterminated_sessions=0 days='::classbill.usage;
 
 DROP TABLE stored;
+
+-- A value built under one billing zone, billed under another: the check
+-- classbill's billing functions apply to values (they may come from other
+-- nodes) passes it through in its own zone and names both otherwise.
+SET classbill.billing_timezone = 'UTC';
+SELECT classbill.billing_timezone(classbill.in_billing_zone(
+  'tz=UTC rooms=1 participants=0 peak=0 peak_at= stage_peak=0 stage_peak_at= events=0 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0 stray_stage_events=0 unterminated_sessions=0 days=2026-11-02:60'));
+SET classbill.billing_timezone = 'Asia/Shanghai';
+SELECT classbill.in_billing_zone(
+  'tz=UTC rooms=1 participants=0 peak=0 peak_at= stage_peak=0 stage_peak_at= events=0 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0 stray_stage_events=0 unterminated_sessions=0 days=2026-11-02:60');
+RESET classbill.billing_timezone;

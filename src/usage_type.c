@@ -261,6 +261,32 @@ HEADER_ACCESSOR(classbill_usage_unterminated_sessions, PG_RETURN_INT64, h.qualit
 HEADER_ACCESSOR(classbill_usage_billing_timezone, PG_RETURN_TEXT_P,
 				cstring_to_text_with_len(h.tz, (int) h.tzlen))
 
+/*
+ * in_billing_zone(usage): the value itself if it was built for the billing
+ * time zone in effect here, else an error.  A value computed on another
+ * node (a postgres_fdw shard, a Citus worker) carries that node's zone;
+ * billing it under another would move minutes between days silently.
+ */
+CB_FUNCTION(classbill_usage_in_billing_zone);
+Datum
+classbill_usage_in_billing_zone(PG_FUNCTION_ARGS)
+{
+	Usage	   *u = PG_GETARG_USAGE_P(0);
+	CbUsage		h;
+	const char *here = cb_billing_tz_name();
+
+	header_of(u, &h);
+	if (h.tzlen != strlen(here) || memcmp(h.tz, here, h.tzlen) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("classbill.usage value is for billing time zone \"%.*s\", but classbill.billing_timezone is \"%s\"",
+						(int) h.tzlen, h.tz, here),
+				 errdetail("The value was built where the setting differs: another node, or an earlier session."),
+				 errhint("Set classbill.billing_timezone to the same zone on every node; for a postgres_fdw server: ALTER SERVER ... OPTIONS (ADD options '-c classbill.billing_timezone=%s').",
+						 here)));
+	PG_RETURN_POINTER(u);
+}
+
 /* The first instant of a peak; NULL for a peak of 0. */
 static Datum
 instant_or_null(FunctionCallInfo fcinfo, int64 at)

@@ -159,7 +159,7 @@ BEGIN
            r.mode::text::classbill.mode,
            classbill.room_mode(r.mode::text::classbill.mode, u.usage),
            u.usage
-    FROM (SELECT e.room, classbill.room_usage(e.participant::text, e.event::text, e.at) AS usage
+    FROM (SELECT e.room, classbill.in_billing_zone(classbill.room_usage(e.participant::text, e.event::text, e.at)) AS usage
           FROM %1$s AS e
           WHERE e.room IN (SELECT a.room FROM %1$s AS a WHERE a.at >= $1 AND a.at < $2)
           GROUP BY e.room) AS u

@@ -160,6 +160,12 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION classbill.billing_timezone() IS
   'The setting classbill.billing_timezone now; unlike current_setting() it works in a session where nothing of classbill ran yet';
 
+CREATE FUNCTION classbill.in_billing_zone(classbill.usage) RETURNS classbill.usage
+AS 'MODULE_PATHNAME', 'classbill_usage_in_billing_zone'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION classbill.in_billing_zone(classbill.usage) IS
+  'The value itself if it was built for classbill.billing_timezone as set now, else an error naming both zones (values from other nodes)';
+
 -- Data-quality counters (SPEC 1.2, 1.5, 8.1)
 
 CREATE FUNCTION classbill.events(classbill.usage) RETURNS bigint

@@ -16,7 +16,9 @@
 # Each is wrapped in SELECT count(*), sum(...) so only one row reaches the
 # client and no aggregate is dropped. (b) and (c) must give the same total
 # minutes. Then the HashAggregate memory of (a) and (b) (bytes per
-# buffered event), and one room of 5,000,000 events.
+# buffered event), one room of 5,000,000 events, (b) with 0 and with 2
+# parallel workers (on ev, and on ev hash-partitioned by room), and (a)
+# and (b) on ten times the rooms: time and memory per million events.
 #
 # Settings (environment):
 #   CB_BENCH_ROOMS=100000        rooms of the main table
@@ -28,6 +30,9 @@
 #                                participants * sessions * 2)
 #   CB_BENCH_BIG_RUNS=3          timed runs over the big room
 #   CB_BENCH_JIT=off             the server's jit setting
+#   CB_BENCH_TEN=1               also time (a) and (b) on ten times the
+#                                rooms (0: skip; about 37 M events at
+#                                full scale, 2 GB of table)
 source "$(dirname "$0")/lib.sh"
 
 ROOMS=${CB_BENCH_ROOMS:-100000}
@@ -48,7 +53,7 @@ for v in ROOMS RUNS RUNS_C BIG_PARTS BIG_SESS BIG_RUNS; do
 done
 
 SETTINGS=(
-	"shared_buffers = '2GB'"
+	"shared_buffers = '4GB'"
 	"work_mem = '1GB'"
 	"max_parallel_workers_per_gather = 0"
 	"jit = $JIT"
@@ -86,12 +91,12 @@ cb_psql -c "CREATE EXTENSION classbill" -c "CREATE EXTENSION pg_prewarm"
 # participant's sessions never overlap. Times carry microseconds.
 # Participant ids are 'u' plus seven digits, distinct within a room.
 # Rows go in in time order, like an append-only event log.
-cb_say "generating $ROOMS rooms (seed $SEED)"
-gen_start=$(date +%s.%N)
-cb_psql -v rooms="$ROOMS" -v seed="$SEED" <<'SQL'
-CREATE TABLE ev (room bigint, participant text, event text, at timestamptz);
+# gen_events TABLE ROOMS: the generator, into a new table.
+gen_events() {
+	cb_psql -v tbl="$1" -v rooms="$2" -v seed="$SEED" <<'SQL'
+CREATE TABLE :"tbl" (room bigint, participant text, event text, at timestamptz);
 SELECT setseed(:seed) \gset
-INSERT INTO ev (room, participant, event, at)
+INSERT INTO :"tbl" (room, participant, event, at)
 WITH rooms AS MATERIALIZED (
 	SELECT g::bigint AS room,
 	       timestamptz '2026-11-01 00:00:00 Asia/Shanghai'
@@ -113,8 +118,12 @@ WITH rooms AS MATERIALIZED (
 SELECT s.room, 'u' || s.uid, e.event, e.at
 FROM sess s, LATERAL (VALUES ('join', s.j), ('leave', s.l)) e(event, at)
 ORDER BY e.at;
-VACUUM ANALYZE ev;
+VACUUM ANALYZE :"tbl";
 SQL
+}
+cb_say "generating $ROOMS rooms (seed $SEED)"
+gen_start=$(date +%s.%N)
+gen_events ev "$ROOMS"
 gen_secs=$(awk -v a="$gen_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
 read -r EVENTS NROOMS TABLE_SIZE < <(cb_psql -At -F ' ' -c \
@@ -372,6 +381,116 @@ MED_BIG=$(awk '{ print $3 }' "$CB_TMP/big.tsv" | median)
 echo "  memory ${MEM_BIG} kB = $BPE_BIG bytes/event"
 
 # ---------------------------------------------------------------------
+# Parallel workers (SPEC 1.9): 0 against 2, on ev as it is and on ev
+# hash-partitioned by room
+# ---------------------------------------------------------------------
+
+# On ev, parallel workers each aggregate part of every room they meet and
+# the leader combines the partial states (serialize, deserialize,
+# combine) before finishing each room alone.  With ev partitioned by
+# room, partitionwise aggregation gives each worker whole partitions:
+# every room is finished where it was read, nothing is combined.  Plans
+# are forced parallel with parallel_setup_cost = parallel_tuple_cost = 0.
+cb_say "parallel workers: 0 against 2, $RUNS rounds"
+cb_psql <<'SQL'
+CREATE TABLE evp (LIKE ev) PARTITION BY HASH (room);
+CREATE TABLE evp_0 PARTITION OF evp FOR VALUES WITH (MODULUS 4, REMAINDER 0);
+CREATE TABLE evp_1 PARTITION OF evp FOR VALUES WITH (MODULUS 4, REMAINDER 1);
+CREATE TABLE evp_2 PARTITION OF evp FOR VALUES WITH (MODULUS 4, REMAINDER 2);
+CREATE TABLE evp_3 PARTITION OF evp FOR VALUES WITH (MODULUS 4, REMAINDER 3);
+INSERT INTO evp SELECT * FROM ev;
+VACUUM ANALYZE evp;
+SELECT sum(pg_prewarm(c.oid)) FROM pg_class AS c WHERE c.relname LIKE 'evp\__' \gset
+SQL
+par_set() {
+	case $1 in
+	b0) echo "SET max_parallel_workers_per_gather = 0; SET enable_partitionwise_aggregate = off;" ;;
+	b2) echo "SET max_parallel_workers_per_gather = 2; SET enable_partitionwise_aggregate = off;" ;;
+	p0) echo "SET max_parallel_workers_per_gather = 0; SET enable_partitionwise_aggregate = on;" ;;
+	p2) echo "SET max_parallel_workers_per_gather = 2; SET enable_partitionwise_aggregate = on;" ;;
+	esac
+}
+par_table() { case $1 in b*) echo ev ;; p*) echo evp ;; esac; }
+PAR_PRE="SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;"
+for k in b0 b2 p0 p2; do
+	t=$(par_table $k)
+	echo "-- ($k) $(par_set $k)"
+	cb_psql -At -c "$PAR_PRE $(par_set $k) EXPLAIN (COSTS OFF) SELECT count(*), sum(classbill.minutes(u)) FROM (SELECT room, classbill.room_usage(participant, event, at) AS u FROM $t GROUP BY room) s" | sed 's/^/    /'
+done
+{
+	echo "$PAR_PRE"
+	echo '\timing on'
+	for ((i = 1; i <= RUNS; i++)); do
+		for k in b0 b2 p0 p2; do
+			echo "$(par_set $k)"
+			echo "\\echo @$k $i"
+			echo "SELECT count(*), sum(classbill.minutes(u)) FROM (SELECT room, classbill.room_usage(participant, event, at) AS u FROM $(par_table $k) GROUP BY room) s;"
+		done
+	done
+	# every room's value, to the byte, in each configuration
+	for k in b0 b2 p0 p2; do
+		echo "$(par_set $k)"
+		echo "\\echo @md5$k 1"
+		echo "SELECT md5(string_agg(u::text, E'\\n' ORDER BY room)) FROM (SELECT room, classbill.room_usage(participant, event, at) AS u FROM $(par_table $k) GROUP BY room) s;"
+	done
+} >"$CB_TMP/par.sql"
+cb_psql -At -f "$CB_TMP/par.sql" |
+	awk '/^@/ { tag = substr($1, 2) " " $2; next } /^Time:/ { if (tag != "") print tag, $2, res; tag = ""; next } { res = $0 }' \
+	>"$CB_TMP/par.tsv"
+awk '$1 !~ /^md5/ { printf "  (%s) run %s: %10.1f ms   rooms|minutes %s\n", $1, $2, $3, $4 }' "$CB_TMP/par.tsv"
+awk '$1 ~ /^md5/ { printf "  %s of every room value: %s\n", $1, $4 }' "$CB_TMP/par.tsv"
+MED_B0=$(awk '$1 == "b0" { print $3 }' "$CB_TMP/par.tsv" | median)
+MED_B2=$(awk '$1 == "b2" { print $3 }' "$CB_TMP/par.tsv" | median)
+MED_P0=$(awk '$1 == "p0" { print $3 }' "$CB_TMP/par.tsv" | median)
+MED_P2=$(awk '$1 == "p2" { print $3 }' "$CB_TMP/par.tsv" | median)
+PAR_SAME=$(awk '$1 ~ /^md5/ { print $4 }' "$CB_TMP/par.tsv" | sort -u | wc -l)
+PAR_RES=$(awk '$1 !~ /^md5/ { print $4 }' "$CB_TMP/par.tsv" | sort -u | wc -l)
+if [ "$PAR_SAME" != 1 ] || [ "$PAR_RES" != 1 ]; then
+	echo "!!! MISMATCH: parallel and serial room values differ"
+	check_ok=no
+fi
+PAR_MD5=$(awk '$1 ~ /^md5/ { print $4; exit }' "$CB_TMP/par.tsv")
+
+# ---------------------------------------------------------------------
+# Ten times the data
+# ---------------------------------------------------------------------
+
+TEN_ROOMS=$((ROOMS * 10))
+if [ "${CB_BENCH_TEN:-1}" = 1 ]; then
+	cb_say "ten times the data: $TEN_ROOMS rooms"
+	ten_gen_start=$(date +%s.%N)
+	gen_events ev10 "$TEN_ROOMS"
+	ten_gen_secs=$(awk -v a="$ten_gen_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+	read -r TEN_EVENTS TEN_SIZE < <(cb_psql -At -F ' ' -c \
+		"SELECT count(*), pg_size_pretty(pg_total_relation_size('ev10')) FROM ev10")
+	echo "ev10: $TEN_EVENTS events, $TEN_SIZE, generated in ${ten_gen_secs}s"
+	cb_psql -At -c "SELECT 'pg_prewarm(ev10): ' || pg_prewarm('ev10') || ' blocks'"
+	TEN_RUNS=3
+	{
+		echo '\timing on'
+		for ((i = 1; i <= TEN_RUNS; i++)); do
+			echo "\\echo @a $i"
+			echo "${QA//FROM ev /FROM ev10 };"
+			echo "\\echo @b $i"
+			echo "${QB//FROM ev /FROM ev10 };"
+		done
+	} >"$CB_TMP/ten.sql"
+	cb_psql -At -f "$CB_TMP/ten.sql" |
+		awk '/^@/ { tag = substr($1, 2) " " $2; next } /^Time:/ { print tag, $2, res; next } { res = $0 }' \
+		>"$CB_TMP/ten.tsv"
+	awk '{ printf "  (%s) run %s: %10.1f ms   rooms|total %s\n", $1, $2, $3, $4 }' "$CB_TMP/ten.tsv"
+	MED_A10=$(awk '$1 == "a" { print $3 }' "$CB_TMP/ten.tsv" | median)
+	MED_B10=$(awk '$1 == "b" { print $3 }' "$CB_TMP/ten.tsv" | median)
+	echo "  (a) ${QA_INNER//FROM ev /FROM ev10 }"
+	MEM_A10=$(hashagg_mem "${QA_INNER//FROM ev /FROM ev10 }")
+	echo "  (b) ${QB_INNER//FROM ev /FROM ev10 }"
+	MEM_B10=$(hashagg_mem "${QB_INNER//FROM ev /FROM ev10 }")
+	cb_psql -c "DROP TABLE ev10"
+fi
+per_m() { awk -v x="$1" -v n="$2" 'BEGIN { printf "%.1f", x / (n / 1e6) }'; }
+mb_per_m() { awk -v kb="$1" -v n="$2" 'BEGIN { printf "%.1f", kb / 1024 / (n / 1e6) }'; }
+
+# ---------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------
 
@@ -383,13 +502,27 @@ mark() { awk -v x="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == "<=") ? (x <= t
 fmt_s() { awk -v ms="$1" 'BEGIN { printf "%.2f s", ms / 1000 }'; }
 total_secs=$(($(date +%s) - script_start))
 
+NL=$'\n'
+SCALE_LINES=
+if [ -n "${MED_B10:-}" ]; then
+	SCALE_LINES=$(
+		printf 'scale       :        events     (a) ms     (b) ms   (b) ms per M events   (b) memory kB   MB per M events\n'
+		printf '              1x  %10d %10.1f %10.1f %21s %15s %17s\n' "$EVENTS" "$MED_A" "$MED_B" \
+			"$(per_m "$MED_B" "$EVENTS")" "$MEM_B" "$(mb_per_m "$MEM_B" "$EVENTS")"
+		printf '              10x %10d %10.1f %10.1f %21s %15s %17s\n' "$TEN_EVENTS" "$MED_A10" "$MED_B10" \
+			"$(per_m "$MED_B10" "$TEN_EVENTS")" "$MEM_B10" "$(mb_per_m "$MEM_B10" "$TEN_EVENTS")"
+		printf '              (a) memory %s kB at 1x, %s kB at 10x; the 10x table %s, generated in %ss\n' \
+			"$MEM_A" "$MEM_A10" "$TEN_SIZE" "$ten_gen_secs"
+	)
+fi
+
 cat <<EOF
 
 == summary
 classbill usage-engine benchmark (test/bench.sh)
 classbill   : commit $REV$([ -n "$SRC_DIRTY" ] && echo " + uncommitted changes to ${SRC_DIRTY% }"), classbill.so md5 $SO_MD5$([ "$SO_MD5_END" != "$SO_MD5" ] && echo " !!! REINSTALLED DURING THE RUN (now $SO_MD5_END): figures mix builds")
 machine     : $(nproc) cores, $CPU, $MEMTOTAL RAM
-postgresql  : $PGVER; shared_buffers 2GB, work_mem 1GB,
+postgresql  : $PGVER; shared_buffers 4GB, work_mem 1GB,
               max_parallel_workers_per_gather 0 (single process), jit $JIT
 data        : $EVENTS join/leave events, $NROOMS rooms, 2-25 participants,
               1-3 sessions each, November 2026, billing zone $TZ_BILL
@@ -407,7 +540,10 @@ account peak: ${RES_P%%|*} accounts (room % 1000), sum of their peaks ${RES_P#*|
               (p) classbill.account_peak $(fmt_s "$MED_P"), (q) plain SQL $(fmt_s "$MED_Q"): (q)/(p) = $R_QP
 one room    : $BIG_COUNT events ($BIG_PARTS participants x $BIG_SESS sessions)
               room_usage $(fmt_s "$MED_BIG") (median of $BIG_RUNS), memory $MEM_BIG kB = $BPE_BIG bytes/event
-run         : data generated in ${gen_secs}s (+ ${big_gen_secs}s for the big room), whole script ${total_secs}s
+parallel    : room_usage, medians of $RUNS: ev 0 workers $(fmt_s "$MED_B0"), 2 workers $(fmt_s "$MED_B2"): speed-up $(ratio "$MED_B0" "$MED_B2")
+              ev hash-partitioned by room (4), partitionwise: 0 workers $(fmt_s "$MED_P0"), 2 workers $(fmt_s "$MED_P2"): speed-up $(ratio "$MED_P0" "$MED_P2")
+              every room value identical in all four (md5 $PAR_MD5): $([ "$PAR_SAME" = 1 ] && echo yes || echo NO)
+${SCALE_LINES:+$SCALE_LINES$NL}run         : data generated in ${gen_secs}s (+ ${big_gen_secs}s for the big room), whole script ${total_secs}s
 EOF
 
 [ $check_ok = yes ] || exit 1

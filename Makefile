@@ -39,7 +39,8 @@ INSTALL_PARTS = \
 	sql/install/sources.sql \
 	sql/install/storage.sql \
 	sql/install/ledger.sql \
-	sql/install/statements.sql
+	sql/install/statements.sql \
+	sql/install/advisor.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out
@@ -57,6 +58,7 @@ REGRESS = \
 	sources \
 	storage \
 	ledger \
+	advisor \
 	usage_parallel \
 	bad_input
 REGRESS_OPTS = --load-extension=$(EXTENSION)

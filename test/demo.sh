@@ -164,4 +164,15 @@ SELECT classbill.statement_text('2026-11-01', 'maple-academy');
 \echo '== The adjustment of 11-29 explained down to its rooms, pack and rate (SPEC 7.3)'
 SELECT what, detail FROM classbill.explain((SELECT min(line_id) FROM classbill.ledger
                                             WHERE corrects = '2026-11-29' AND product = 'usage'));
+
+\echo
+\echo '== What should each school buy?  The plan advisor over November (example prices)'
+SELECT a.account, v.tier, v.minutes, v.postpaid, v.cheapest, v.saving, v.advice
+FROM classbill.accounts AS a, classbill.plan_advice(a.account, '2026-11-01', '2026-12-01') AS v
+ORDER BY a.account, v.tier NULLS LAST;
+\echo '   ... and if Birch Tutors grew twelvefold:'
+SELECT v.tier, v.minutes, v.postpaid, v.packs, v.cheapest, v.advice
+FROM classbill.plan_advice('birch-tutors', '2026-11-01', '2026-12-01', 12) AS v;
+SELECT v.tier, v.break_even FROM classbill.plan_advice('birch-tutors', '2026-11-01', '2026-12-01') AS v
+WHERE v.tier IS NOT NULL;
 SQL

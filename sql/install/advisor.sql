@@ -446,7 +446,7 @@ BEGIN
   postpaid := trim_scale(sum_post); pack_amount := trim_scale(sum_packs);
   saving := CASE WHEN p_growth = 1 THEN trim_scale(coalesce(billed, 0) - sum_best) END;
   advice := CASE
-    WHEN blocked IS NOT NULL THEN format('stay postpaid: prepaid would not fit: %s', blocked)
+    WHEN blocked IS NOT NULL THEN format('postpaid: prepaid would not fit: %s', blocked)
     WHEN any_pack THEN format('prepaid with the packs above: %s instead of %s all postpaid',
                               classbill.round_money(sum_best, cur), classbill.round_money(sum_post, cur))
     ELSE 'postpaid: no pack would have saved anything' END

@@ -2,7 +2,7 @@
 # PostgreSQL.  Build with PGXS against PostgreSQL 15:
 #     make && make install && make installcheck
 EXTENSION  = classbill
-EXTVERSION = 1.0
+EXTVERSION = 1.1
 MODULE_big = classbill
 
 # Plain C, no PostgreSQL types: the rules themselves (fuzzed alone).
@@ -41,7 +41,16 @@ INSTALL_PARTS = \
 	sql/install/ledger.sql \
 	sql/install/statements.sql \
 	sql/install/advisor.sql
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.0--1.1.sql
+
+# Released versions: their install scripts are kept as shipped, and each
+# next version is reached by an upgrade script (ALTER EXTENSION classbill
+# UPDATE).  1.1 is not released yet, so its upgrade script is assembled
+# like the install script; once released it is kept as shipped too.
+DATA = sql/$(EXTENSION)--1.0.sql
+UPGRADE_1_1_PARTS = \
+	sql/upgrade/1.0--1.1.sql \
+	sql/install/advisor.sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out
 REGRESS = \
@@ -84,6 +93,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@
+
+sql/$(EXTENSION)--1.0--1.1.sql: $(UPGRADE_1_1_PARTS)
 	cat $^ > $@
 
 # Every object depends on the headers it may include.

@@ -40,7 +40,8 @@ INSTALL_PARTS = \
 	sql/install/storage.sql \
 	sql/install/ledger.sql \
 	sql/install/statements.sql \
-	sql/install/advisor.sql
+	sql/install/advisor.sql \
+	sql/install/privileges.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.0--1.1.sql
 
 # Released versions: their install scripts are kept as shipped, and each
@@ -50,7 +51,9 @@ DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.0--1.1.sql
 DATA = sql/$(EXTENSION)--1.0.sql
 UPGRADE_1_1_PARTS = \
 	sql/upgrade/1.0--1.1.sql \
-	sql/install/advisor.sql
+	sql/install/advisor.sql \
+	sql/install/privileges.sql \
+	sql/upgrade/1.0--1.1-sources.sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out
 REGRESS = \

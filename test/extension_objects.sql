@@ -16,7 +16,7 @@ described AS (
                                                  a.aggdeserialfn, a.aggtranstype::regtype, a.aggtransspace,
                                                  a.agginitval, p.proparallel)
                                 FROM pg_aggregate AS a WHERE a.aggfnoid = p.oid)
-                          ELSE pg_get_functiondef(p.oid) END || ' acl=' || coalesce(p.proacl::text, 'default')
+                          ELSE pg_get_functiondef(p.oid) END || ' owner=' || p.proowner::regrole || ' acl=' || coalesce(p.proacl::text, 'default')
               FROM pg_proc AS p WHERE p.oid = m.objid)
            WHEN 'pg_class'::regclass THEN
              (SELECT c.relkind::text || ' acl=' || coalesce(c.relacl::text, 'default') || ' '

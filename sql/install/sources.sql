@@ -54,6 +54,7 @@ DECLARE
   need record;
   have regtype;
   problems text[] := '{}';
+  nsp regnamespace;
   other record;
   other_room regtype;
 BEGIN
@@ -95,6 +96,25 @@ BEGIN
         USING ERRCODE = '42804', HINT = 'The sources are joined on room: give them one type.';
     END IF;
   END LOOP;
+
+  -- closes read the sources with the rights of classbill_owner (they run
+  -- as that role, SECURITY DEFINER): let it read this one
+  SELECT c.relnamespace::regnamespace INTO nsp FROM pg_class AS c WHERE c.oid = register_source.relation;
+  IF NOT has_schema_privilege('classbill_owner', nsp, 'USAGE') THEN
+    EXECUTE format('GRANT USAGE ON SCHEMA %s TO classbill_owner', nsp);
+    RAISE NOTICE 'granted USAGE on schema % to classbill_owner, which closes run as', nsp;
+  END IF;
+  IF NOT has_table_privilege('classbill_owner', register_source.relation, 'SELECT') THEN
+    EXECUTE format('GRANT SELECT ON %s TO classbill_owner', register_source.relation);
+    RAISE NOTICE 'granted SELECT on % to classbill_owner, which closes run as', register_source.relation;
+  END IF;
+  IF NOT has_schema_privilege('classbill_owner', nsp, 'USAGE')
+     OR NOT has_table_privilege('classbill_owner', register_source.relation, 'SELECT') THEN
+    RAISE EXCEPTION 'classbill_owner cannot read %, and you cannot let it', register_source.relation
+      USING ERRCODE = '42501',
+            HINT = format('Have the owners run: GRANT USAGE ON SCHEMA %s TO classbill_owner; GRANT SELECT ON %s TO classbill_owner;',
+                          nsp, register_source.relation);
+  END IF;
 
   INSERT INTO classbill.sources AS s (kind, relation)
   VALUES (register_source.kind, register_source.relation)

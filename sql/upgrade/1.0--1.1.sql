@@ -2,8 +2,9 @@
 --
 -- 1.1 adds: in_billing_zone (values built in another billing zone are an
 -- error in billing); room_values sending the room list to foreign tables
--- (shards through postgres_fdw); the plan advisor (appended below from
--- sql/install/advisor.sql).
+-- (shards through postgres_fdw); register_source letting classbill_owner
+-- read the source; the plan advisor and the privileges (appended below
+-- from sql/install/advisor.sql and sql/install/privileges.sql).
 
 \echo Use "ALTER EXTENSION classbill UPDATE TO '1.1'" to load this file. \quit
 
@@ -53,3 +54,79 @@ BEGIN
   USING classbill.day_start(p_from), classbill.day_start(p_to);
 END $$;
 
+CREATE OR REPLACE FUNCTION classbill.register_source(kind text, relation regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  need record;
+  have regtype;
+  problems text[] := '{}';
+  nsp regnamespace;
+  other record;
+  other_room regtype;
+BEGIN
+  IF register_source.kind IS NULL
+     OR register_source.kind NOT IN ('rooms', 'events', 'recordings', 'exports') THEN
+    RAISE EXCEPTION 'unknown source kind "%"', register_source.kind
+      USING ERRCODE = '22023', HINT = 'Source kinds are rooms, events, recordings and exports.';
+  END IF;
+  FOR need IN SELECT * FROM classbill.source_columns(register_source.kind) LOOP
+    SELECT a.atttypid::regtype INTO have
+    FROM pg_attribute AS a
+    WHERE a.attrelid = relation AND a.attname = need."column" AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+      problems := problems || format('column "%s" is missing', need."column");
+    ELSIF need.types IS NOT NULL AND NOT have = ANY (need.types) THEN
+      problems := problems || format('column "%s" is %s, not one of %s', need."column", have,
+                                     array_to_string(need.types, ', '));
+    END IF;
+  END LOOP;
+  IF cardinality(problems) > 0 THEN
+    RAISE EXCEPTION '% cannot be the % source: %', relation, register_source.kind,
+                    array_to_string(problems, '; ')
+      USING ERRCODE = '42804',
+            HINT = format('The %s source needs the columns %s.', register_source.kind,
+                          (SELECT string_agg(c."column", ', ')
+                           FROM classbill.source_columns(register_source.kind) AS c));
+  END IF;
+
+  -- the sources are joined on room: one type for all of them
+  SELECT a.atttypid::regtype INTO have FROM pg_attribute AS a
+  WHERE a.attrelid = relation AND a.attname = 'room';
+  FOR other IN SELECT s.kind, s.relation FROM classbill.sources AS s
+               WHERE s.kind <> register_source.kind LOOP
+    SELECT a.atttypid::regtype INTO other_room FROM pg_attribute AS a
+    WHERE a.attrelid = other.relation AND a.attname = 'room';
+    IF have IS DISTINCT FROM other_room THEN
+      RAISE EXCEPTION 'column "room" of % is %, but room of % (the % source) is %',
+                      relation, have, other.relation, other.kind, other_room
+        USING ERRCODE = '42804', HINT = 'The sources are joined on room: give them one type.';
+    END IF;
+  END LOOP;
+
+  -- closes read the sources with the rights of classbill_owner (they run
+  -- as that role, SECURITY DEFINER): let it read this one
+  SELECT c.relnamespace::regnamespace INTO nsp FROM pg_class AS c WHERE c.oid = register_source.relation;
+  IF NOT has_schema_privilege('classbill_owner', nsp, 'USAGE') THEN
+    EXECUTE format('GRANT USAGE ON SCHEMA %s TO classbill_owner', nsp);
+    RAISE NOTICE 'granted USAGE on schema % to classbill_owner, which closes run as', nsp;
+  END IF;
+  IF NOT has_table_privilege('classbill_owner', register_source.relation, 'SELECT') THEN
+    EXECUTE format('GRANT SELECT ON %s TO classbill_owner', register_source.relation);
+    RAISE NOTICE 'granted SELECT on % to classbill_owner, which closes run as', register_source.relation;
+  END IF;
+  IF NOT has_schema_privilege('classbill_owner', nsp, 'USAGE')
+     OR NOT has_table_privilege('classbill_owner', register_source.relation, 'SELECT') THEN
+    RAISE EXCEPTION 'classbill_owner cannot read %, and you cannot let it', register_source.relation
+      USING ERRCODE = '42501',
+            HINT = format('Have the owners run: GRANT USAGE ON SCHEMA %s TO classbill_owner; GRANT SELECT ON %s TO classbill_owner;',
+                          nsp, register_source.relation);
+  END IF;
+
+  INSERT INTO classbill.sources AS s (kind, relation)
+  VALUES (register_source.kind, register_source.relation)
+  ON CONFLICT ON CONSTRAINT sources_pkey
+  DO UPDATE SET relation = EXCLUDED.relation, registered_at = now();
+END $$;

@@ -71,6 +71,7 @@ REGRESS = \
 	storage \
 	ledger \
 	advisor \
+	privileges \
 	usage_parallel \
 	bad_input
 REGRESS_OPTS = --load-extension=$(EXTENSION)

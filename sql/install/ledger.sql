@@ -18,7 +18,7 @@ CREATE TABLE classbill.closes (
   closed_by        name NOT NULL DEFAULT current_user
 );
 COMMENT ON TABLE classbill.closes IS
-  'One row per close: the billing day closed, the zone it was closed in, when and by whom';
+  'One row per close: the billing day closed, the zone it was closed in, when and by whom (the session user)';
 
 CREATE TABLE classbill.closed_days (
   account  text NOT NULL,
@@ -599,7 +599,9 @@ BEGIN
     RETURN;
   END IF;
 
-  INSERT INTO classbill.closes (day, billing_timezone) VALUES (p_day, tz) RETURNING closes.close_id INTO v_close;
+  -- closed_by: who called, not the role the close runs as
+  INSERT INTO classbill.closes (day, billing_timezone, closed_by) VALUES (p_day, tz, session_user)
+  RETURNING closes.close_id INTO v_close;
 
   -- 1. what the sources hold now, over the days a close may look at;
   --    read before anything is computed, so a row that arrives during

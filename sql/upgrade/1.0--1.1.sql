@@ -3,7 +3,8 @@
 -- 1.1 adds: in_billing_zone (values built in another billing zone are an
 -- error in billing); room_values sending the room list to foreign tables
 -- (shards through postgres_fdw); register_source letting classbill_owner
--- read the source; the plan advisor and the privileges (appended below
+-- read the source; close_day recording the session user as closed_by;
+-- the plan advisor and the privileges (appended below
 -- from sql/install/advisor.sql and sql/install/privileges.sql).
 
 \echo Use "ALTER EXTENSION classbill UPDATE TO '1.1'" to load this file. \quit
@@ -130,3 +131,146 @@ BEGIN
   ON CONFLICT ON CONSTRAINT sources_pkey
   DO UPDATE SET relation = EXCLUDED.relation, registered_at = now();
 END $$;
+
+CREATE OR REPLACE PROCEDURE classbill.close_day(p_day date, p_account text DEFAULT NULL)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tz text := classbill.billing_timezone();
+  ledger_tz text;
+  reach integer := classbill.recheck_days();
+  v_close bigint;
+  n_accounts integer;
+  n_adjusted integer := 0;
+  late record;
+  d date;
+  later record;
+BEGIN
+  -- A close must see what a close that ran while it waited wrote: each
+  -- statement its own snapshot, taken after the lock below.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'classbill.close_day needs READ COMMITTED, not %',
+                    upper(current_setting('transaction_isolation'))
+      USING ERRCODE = '25001',
+            HINT = 'Call it outside an explicit transaction, or in one begun with ISOLATION LEVEL READ COMMITTED.';
+  END IF;
+
+  -- SPEC 7.2: one close at a time; a second one waits here, then finds
+  -- the day closed and says so
+  PERFORM pg_advisory_xact_lock(hashtext('classbill.close_day'));
+
+  SELECT c.billing_timezone INTO ledger_tz FROM classbill.closes AS c ORDER BY c.close_id DESC LIMIT 1;
+  IF ledger_tz IS NOT NULL AND ledger_tz <> tz THEN
+    RAISE EXCEPTION 'the ledger is kept in billing time zone %, but classbill.billing_timezone is %',
+                    ledger_tz, tz
+      USING ERRCODE = '22023',
+            HINT = format('SET classbill.billing_timezone = %L before closing days.', ledger_tz);
+  END IF;
+  IF p_account IS NOT NULL AND NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = p_account) THEN
+    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account USING ERRCODE = '22023';
+  END IF;
+
+  -- days close in order: a day after this one closed first is an error
+  SELECT cd.account, max(cd.day) AS day INTO later FROM classbill.closed_days AS cd
+  WHERE (p_account IS NULL OR cd.account = p_account) AND cd.day > p_day
+    AND NOT EXISTS (SELECT FROM classbill.closed_days AS x WHERE x.account = cd.account AND x.day = p_day)
+  GROUP BY cd.account LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'account "%" is closed up to %, after %', later.account, later.day, p_day
+      USING ERRCODE = '55000',
+            HINT = 'Billing days close in date order; a late change to an earlier day is billed as an adjustment.';
+  END IF;
+
+  -- days left open since an account's last close are closed first, in order
+  FOR d IN
+    SELECT g::date FROM generate_series(
+      (SELECT min(x.last) + 1
+       FROM (SELECT max(cd.day) AS last FROM classbill.closed_days AS cd
+             WHERE p_account IS NULL OR cd.account = p_account
+             GROUP BY cd.account) AS x),
+      p_day - 1, '1 day') AS g
+  LOOP
+    CALL classbill.close_day(d, p_account);
+  END LOOP;
+
+  -- the accounts this day is still open for
+  CREATE TEMP TABLE cb_accounts ON COMMIT DROP AS
+  SELECT a.account FROM classbill.accounts AS a
+  WHERE (p_account IS NULL OR a.account = p_account)
+    AND NOT EXISTS (SELECT FROM classbill.closed_days AS cd WHERE cd.account = a.account AND cd.day = p_day);
+  SELECT count(*) INTO n_accounts FROM cb_accounts;
+  IF n_accounts = 0 THEN
+    RAISE NOTICE 'billing day % is already closed%, nothing changed', p_day,
+                 CASE WHEN p_account IS NULL THEN '' ELSE format(' for account "%s"', p_account) END;
+    DROP TABLE cb_accounts;
+    RETURN;
+  END IF;
+
+  -- closed_by: who called, not the role the close runs as
+  INSERT INTO classbill.closes (day, billing_timezone, closed_by) VALUES (p_day, tz, session_user)
+  RETURNING closes.close_id INTO v_close;
+
+  -- 1. what the sources hold now, over the days a close may look at;
+  --    read before anything is computed, so a row that arrives during
+  --    the close is at worst seen twice, never missed
+  CREATE TEMP TABLE cb_fingerprints ON COMMIT DROP AS
+  SELECT s.source, f.day, f.rows, f.checksum
+  FROM unnest(ARRAY['events', 'recordings', 'exports']) AS s(source),
+       LATERAL classbill.source_fingerprints(s.source, p_day - reach - 1, p_day + 2) AS f;
+
+  -- 2. late rows: days whose rows differ from what the accounts' last
+  --    close read, and the closed days they can change
+  FOR late IN
+    WITH last_close AS (
+      SELECT DISTINCT (SELECT max(cd.close_id) FROM classbill.closed_days AS cd
+                       WHERE cd.account = c.account) AS close_id
+      FROM cb_accounts AS c),
+    seen AS (
+      SELECT DISTINCT ON (lc.close_id, f.source, f.day) lc.close_id, f.source, f.day, f.rows, f.checksum
+      FROM last_close AS lc
+      JOIN classbill.ledger_fingerprints AS f ON f.close_id <= lc.close_id
+      WHERE f.day >= p_day - reach - 1 AND f.day <= p_day + 1
+      ORDER BY lc.close_id, f.source, f.day, f.close_id DESC),
+    now_seen AS (
+      SELECT lc.close_id, nw.source, nw.day, nw.rows, nw.checksum
+      FROM last_close AS lc CROSS JOIN cb_fingerprints AS nw
+      WHERE lc.close_id IS NOT NULL),
+    changed AS (
+      SELECT coalesce(nw.source, s.source) AS source, coalesce(nw.day, s.day) AS day
+      FROM now_seen AS nw
+      FULL JOIN seen AS s ON s.close_id = nw.close_id AND s.source = nw.source AND s.day = nw.day
+      WHERE nw.rows IS DISTINCT FROM s.rows OR nw.checksum IS DISTINCT FROM s.checksum)
+    SELECT dd.day,
+           bool_or(ch.source = 'events') AS usage,
+           bool_or(ch.source = 'recordings') AS storage,
+           bool_or(ch.source = 'exports') AS exports
+    FROM changed AS ch
+    CROSS JOIN LATERAL (
+      SELECT x::date AS day FROM generate_series(
+        CASE ch.source WHEN 'events' THEN ch.day - 1 ELSE ch.day END,
+        CASE ch.source WHEN 'events' THEN ch.day + 1 WHEN 'recordings' THEN p_day - 1 ELSE ch.day END,
+        '1 day') AS x) AS dd
+    WHERE dd.day < p_day AND dd.day >= p_day - reach
+    GROUP BY dd.day
+    ORDER BY dd.day
+  LOOP
+    n_adjusted := n_adjusted + classbill.adjust_day(v_close, p_day, late.day,
+                                                    late.usage, late.storage, late.exports);
+  END LOOP;
+
+  -- 3. the day itself
+  PERFORM classbill.close_regular(v_close, p_day);
+
+  INSERT INTO classbill.ledger_fingerprints (close_id, source, day, rows, checksum)
+  SELECT v_close, f.source, f.day, f.rows, f.checksum FROM cb_fingerprints AS f;
+  INSERT INTO classbill.closed_days (account, day, close_id)
+  SELECT c.account, p_day, v_close FROM cb_accounts AS c;
+
+  RAISE NOTICE 'closed billing day % for % account(s): % line(s), % adjusted',
+               p_day, n_accounts,
+               (SELECT count(*) FROM classbill.ledger AS l WHERE l.close_id = v_close), n_adjusted;
+  DROP TABLE cb_accounts, cb_fingerprints;
+END $$;
+COMMENT ON TABLE classbill.closes IS
+  'One row per close: the billing day closed, the zone it was closed in, when and by whom (the session user)';

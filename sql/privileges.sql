@@ -99,7 +99,7 @@ RESET search_path;
 SELECT p.oid::regprocedure, p.proowner::regrole, p.proconfig
 FROM pg_proc AS p
 WHERE p.pronamespace = 'classbill'::regnamespace AND p.prosecdef
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT count(*) AS routines_without_pinned_search_path
 FROM pg_proc AS p
 WHERE p.pronamespace = 'classbill'::regnamespace

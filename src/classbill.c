@@ -16,6 +16,8 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "event_input.h"
+
 PG_MODULE_MAGIC;
 
 extern PGDLLEXPORT void _PG_init(void);
@@ -25,5 +27,7 @@ _PG_init(void)
 {
 	cb_define_calendar_settings();
 	cb_define_input_settings();
+	/* the plain-C core's long loops honour query cancel and timeouts */
+	cb_interrupt_hook = cb_interrupt;
 	MarkGUCPrefixReserved("classbill");
 }

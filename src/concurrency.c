@@ -30,6 +30,9 @@ sort_int64(int64_t *a, size_t n, int64_t *tmp)
 	{
 		size_t		hi = (lo + 16 < n) ? lo + 16 : n;
 
+		if ((lo & (CB_INTERRUPT_BLOCK - 1)) == 0)
+			CB_INTERRUPT_POINT();
+
 		for (i = lo + 1; i < hi; i++)
 		{
 			int64_t		x = a[i];
@@ -61,7 +64,13 @@ sort_int64(int64_t *a, size_t n, int64_t *tmp)
 				continue;
 			}
 			while (x < mid && y < hi)
-				dst[k++] = src[y] < src[x] ? src[y++] : src[x++];
+			{
+				size_t		stop = k + CB_INTERRUPT_BLOCK;
+
+				while (x < mid && y < hi && k < stop)
+					dst[k++] = src[y] < src[x] ? src[y++] : src[x++];
+				CB_INTERRUPT_POINT();
+			}
 			while (x < mid)
 				dst[k++] = src[x++];
 			while (y < hi)
@@ -122,7 +131,8 @@ cb_daily_peaks(int64_t *iv, size_t n, const CbCalendar *cal,
 			   const CbAlloc *mem, CbDayPeak **out, size_t *nout)
 {
 	int64_t    *tmp;
-	size_t		i;
+	size_t		i,
+				next_check;
 	int64_t		count = 0;
 	Days		days = {NULL, 0, 0, mem};
 
@@ -145,11 +155,17 @@ cb_daily_peaks(int64_t *iv, size_t n, const CbCalendar *cal,
 	sort_int64(iv, 2 * n, tmp);
 
 	i = 0;
+	next_check = CB_INTERRUPT_BLOCK;
 	while (i < 2 * n)
 	{
 		int64_t		t = iv[i] >> 1;
 		int64_t		next;
 
+		if (i >= next_check)
+		{
+			CB_INTERRUPT_POINT();
+			next_check = i + CB_INTERRUPT_BLOCK;
+		}
 		for (; i < 2 * n && (iv[i] >> 1) == t; i++)
 			count += (iv[i] & 1) ? 1 : -1;
 		if (count > INT32_MAX)

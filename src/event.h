@@ -39,6 +39,21 @@ typedef enum CbEventKind
 #define CB_MAX_PARTICIPANTS	((uint32_t) 1 << CB_KIND_SHIFT)	/* exclusive */
 #define CB_PID_MASK			(CB_MAX_PARTICIPANTS - 1)
 
+/*
+ * Long loops (sorting, sweeping, counting) call cb_interrupt_hook every
+ * CB_INTERRUPT_BLOCK steps when it is set.  The program around the core
+ * points it at a function that does not return when the work must stop:
+ * inside PostgreSQL, CHECK_FOR_INTERRUPTS (query cancel,
+ * statement_timeout, termination).  The core holds nothing that must be
+ * released when it does not return: its memory comes from the caller's
+ * allocator.
+ */
+extern void (*cb_interrupt_hook) (void);
+
+#define CB_INTERRUPT_BLOCK	((size_t) 1 << 16)
+#define CB_INTERRUPT_POINT() \
+	do { if (cb_interrupt_hook != NULL) cb_interrupt_hook(); } while (0)
+
 typedef struct CbEvent
 {
 	uint32_t	at_lo;

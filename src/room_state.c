@@ -451,6 +451,9 @@ sort_keys(uint64_t *a, size_t n, uint64_t *tmp)
 	{
 		size_t		hi = (lo + 16 < n) ? lo + 16 : n;
 
+		if ((lo & (CB_INTERRUPT_BLOCK - 1)) == 0)
+			CB_INTERRUPT_POINT();
+
 		for (i = lo + 1; i < hi; i++)
 		{
 			uint64_t	x = a[i];
@@ -482,7 +485,13 @@ sort_keys(uint64_t *a, size_t n, uint64_t *tmp)
 				continue;
 			}
 			while (x < mid && y < hi)
-				dst[k++] = NARROW_ORDER(src[y]) < NARROW_ORDER(src[x]) ? src[y++] : src[x++];
+			{
+				size_t		stop = k + CB_INTERRUPT_BLOCK;
+
+				while (x < mid && y < hi && k < stop)
+					dst[k++] = NARROW_ORDER(src[y]) < NARROW_ORDER(src[x]) ? src[y++] : src[x++];
+				CB_INTERRUPT_POINT();
+			}
 			while (x < mid)
 				dst[k++] = src[x++];
 			while (y < hi)
@@ -529,7 +538,12 @@ cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
 			sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
 	}
 	for (i = 0; i < st->nevents; i++)
+	{
+		/* first writes to a fresh array: page faults, worth a check */
+		if ((i & (CB_INTERRUPT_BLOCK - 1)) == 0)
+			CB_INTERRUPT_POINT();
 		cb_room_event(st, i, &out[i]);
+	}
 }
 
 /* ----------------------------------------------------------------

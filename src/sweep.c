@@ -64,6 +64,8 @@ event_less(const CbEvent *a, const CbEvent *b)
 	return (a->key >> CB_KIND_SHIFT) < (b->key >> CB_KIND_SHIFT);
 }
 
+void		(*cb_interrupt_hook) (void) = NULL;
+
 int
 cb_events_sorted(const CbEvent *ev, size_t n)
 {
@@ -110,10 +112,16 @@ merge_runs(const CbEvent *src, CbEvent *dst, size_t lo, size_t mid, size_t hi)
 	}
 	while (i < mid && j < hi)
 	{
-		if (event_less(&src[j], &src[i]))
-			dst[k++] = src[j++];
-		else
-			dst[k++] = src[i++];
+		size_t		stop = k + CB_INTERRUPT_BLOCK;
+
+		while (i < mid && j < hi && k < stop)
+		{
+			if (event_less(&src[j], &src[i]))
+				dst[k++] = src[j++];
+			else
+				dst[k++] = src[i++];
+		}
+		CB_INTERRUPT_POINT();
 	}
 	if (i < mid)
 		memcpy(dst + k, src + i, (mid - i) * sizeof(CbEvent));
@@ -130,7 +138,11 @@ cb_sort_events(CbEvent *ev, size_t n, CbEvent *tmp)
 				lo;
 
 	for (lo = 0; lo < n; lo += INSERTION_RUN)
+	{
 		insertion_sort(ev + lo, (n - lo < INSERTION_RUN) ? n - lo : INSERTION_RUN);
+		if ((lo & (CB_INTERRUPT_BLOCK - 1)) == 0)
+			CB_INTERRUPT_POINT();
+	}
 	for (width = INSERTION_RUN; width < n; width *= 2)
 	{
 		CbEvent    *swap;
@@ -298,7 +310,8 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 {
 	Replay		r;
 	size_t		last_end1 = 0;
-	size_t		i;
+	size_t		i,
+				next_check;
 	int64_t		joined = 0;
 	CbQuality  *q = &out->quality;
 	CbStatus	st = CB_OK;
@@ -326,6 +339,9 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 		int			kind = cb_event_kind(&ev[i]);
 		uint32_t	pid = cb_event_pid(&ev[i]);
 
+		if (interrupt && (i & (CB_INTERRUPT_BLOCK - 1)) == 0)
+			interrupt();
+
 		if (kind == CB_END)
 			last_end1 = i + 1;
 		else if (pid >= nparticipants)
@@ -338,12 +354,16 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 
 	/* second pass: replay instant by instant */
 	i = 0;
+	next_check = 0;
 	while (i < n)
 	{
 		int64_t		at = cb_event_at(&ev[i]);
 
-		if (interrupt && (i & 0x3FFF) == 0)
+		if (interrupt && i >= next_check)
+		{
 			interrupt();
+			next_check = i + CB_INTERRUPT_BLOCK;
+		}
 
 		for (; i < n && cb_event_at(&ev[i]) == at; i++)
 		{

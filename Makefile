@@ -73,7 +73,8 @@ REGRESS = \
 	advisor \
 	privileges \
 	usage_parallel \
-	bad_input
+	bad_input \
+	hostile
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 
 # pg_isolation_regress: test/specs/<test>.spec against test/expected/<test>.out

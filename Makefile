@@ -90,6 +90,12 @@ PG_CFLAGS = -Wall -Wextra -Werror \
 PG_CFLAGS += -fvisibility=hidden
 PG_CPPFLAGS = -D'PGDLLEXPORT=__attribute__((visibility("default")))'
 
+# make SANITIZE=undefined: the build test/sanitize.sh tests.
+ifdef SANITIZE
+PG_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+SHLIB_LINK += -fsanitize=$(SANITIZE)
+endif
+
 # JIT bitcode would need clang for nothing classbill gains from.
 override with_llvm = no
 

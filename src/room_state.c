@@ -122,7 +122,9 @@ name_hash(const char *s, size_t len)
 /*
  * Small buffers are powers of two, the size the allocator hands out
  * anyway, so all of it is capacity; above 8 kB chunks are exact and the
- * buffer grows by half.
+ * buffer grows by half, rounded up to 8 bytes: the participant records
+ * are counted back from the end of the buffer, and names of any length
+ * make `need` odd, which left every record misaligned.
  */
 static uint64_t
 buffer_size_for(uint64_t need)
@@ -130,7 +132,7 @@ buffer_size_for(uint64_t need)
 	uint64_t	size = 64;
 
 	if (need > 8192)
-		return need + need / 2;
+		return (need + need / 2 + 7) & ~(uint64_t) 7;
 	while (size < need)
 		size *= 2;
 	return size;

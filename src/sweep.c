@@ -164,74 +164,123 @@ cb_sort_events(CbEvent *ev, size_t n, CbEvent *tmp)
 
 /* ----------------------------------------------------------------
  * Presence per billing day
+ *
+ * One counter per day over a window of consecutive days that widens to
+ * take each new day, at least doubling, on the side it grows; adding is
+ * O(1) wherever the day falls.  (A sorted list of days made each new day
+ * a memmove of the days after it: two sessions a few centuries long,
+ * closed in the wrong order, moved tens of gigabytes.)  The window spans
+ * the room's presence, not its rows, so a stray row decades away costs
+ * nothing, and it never leaves CB_MIN_DAY .. CB_MAX_DAY: at most 1.2 MB.
  * ----------------------------------------------------------------
  */
 typedef struct DayTotals
 {
-	CbDayTotal *days;
-	uint32_t	n;
-	uint32_t	cap;
-	uint32_t	last;			/* index of the last day touched */
+	int64_t    *usec;			/* usec[d - first]: presence on day d, or 0 */
+	int32_t		first;
+	uint32_t	ndays;			/* days in the window */
+	uint64_t	steps;			/* days added to, for the interrupt */
+	void		(*interrupt) (void);
 	const CbAlloc *mem;
 } DayTotals;
 
 static CbStatus
-day_add(DayTotals *dt, int32_t day, int64_t usec)
+days_widen(DayTotals *dt, int32_t day)
 {
-	uint32_t	lo,
-				hi;
+	int64_t		lo = day,
+				hi = day,
+				size,
+				first;
+	int64_t    *grown;
 
-	/* sessions of a room mostly fall on the day touched last */
-	if (dt->n > 0 && dt->days[dt->last].day == day)
+	if (day < CB_MIN_DAY || day > CB_MAX_DAY)
+		return CB_ERR_RANGE;	/* calendar broke its contract */
+	if (dt->ndays > 0)
 	{
-		if (__builtin_add_overflow(dt->days[dt->last].usec, usec,
-								   &dt->days[dt->last].usec))
-			return CB_ERR_OVERFLOW;
-		return CB_OK;
+		if (dt->first < lo)
+			lo = dt->first;
+		if ((int64_t) dt->first + dt->ndays - 1 > hi)
+			hi = (int64_t) dt->first + dt->ndays - 1;
 	}
-
-	lo = 0;
-	hi = dt->n;
-	while (lo < hi)
+	size = hi - lo + 1;
+	if (size < 2 * (int64_t) dt->ndays)
+		size = 2 * (int64_t) dt->ndays;
+	if (size < 8)
+		size = 8;
+	first = (dt->ndays > 0 && day < dt->first) ? hi - size + 1 : lo;
+	/* slack only where presence can be, so the window stays bounded */
+	if (first < CB_MIN_DAY)
 	{
-		uint32_t	mid = lo + (hi - lo) / 2;
-
-		if (dt->days[mid].day < day)
-			lo = mid + 1;
-		else
-			hi = mid;
+		size -= CB_MIN_DAY - first;
+		first = CB_MIN_DAY;
 	}
-	if (lo < dt->n && dt->days[lo].day == day)
-	{
-		dt->last = lo;
-		if (__builtin_add_overflow(dt->days[lo].usec, usec, &dt->days[lo].usec))
-			return CB_ERR_OVERFLOW;
-		return CB_OK;
-	}
+	if (first + size - 1 > CB_MAX_DAY)
+		size = CB_MAX_DAY - first + 1;
 
-	if (dt->n == dt->cap)
-	{
-		uint32_t	newcap = dt->cap ? dt->cap * 2 : 4;
-		CbDayTotal *grown = dt->mem->alloc(dt->mem->arg,
-										   (size_t) newcap * sizeof(CbDayTotal));
-
-		if (grown == NULL)
-			return CB_ERR_NOMEM;
-		if (dt->n > 0)
-			memcpy(grown, dt->days, (size_t) dt->n * sizeof(CbDayTotal));
-		dt->days = grown;
-		dt->cap = newcap;
-	}
-	memmove(dt->days + lo + 1, dt->days + lo,
-			(size_t) (dt->n - lo) * sizeof(CbDayTotal));
-	dt->days[lo].day = day;
-	dt->days[lo].usec = usec;
-	dt->n++;
-	dt->last = lo;
+	grown = dt->mem->alloc(dt->mem->arg, (size_t) size * sizeof(int64_t));
+	if (grown == NULL)
+		return CB_ERR_NOMEM;
+	memset(grown, 0, (size_t) size * sizeof(int64_t));
+	if (dt->ndays > 0)
+		memcpy(grown + (dt->first - first), dt->usec,
+			   (size_t) dt->ndays * sizeof(int64_t));
+	dt->usec = grown;
+	dt->first = (int32_t) first;
+	dt->ndays = (uint32_t) size;
 	return CB_OK;
 }
 
-/* Add presence [s, e) split at billing-day boundaries (SPEC 1.6). */
+static inline CbStatus
+day_add(DayTotals *dt, int32_t day, int64_t usec)
+{
+	int64_t    *slot;
+
+	if (dt->ndays == 0 || day < dt->first ||
+		(int64_t) day - dt->first >= (int64_t) dt->ndays)
+	{
+		CbStatus	st = days_widen(dt, day);
+
+		if (st != CB_OK)
+			return st;
+	}
+	slot = &dt->usec[day - dt->first];
+	if (__builtin_add_overflow(*slot, usec, slot))
+		return CB_ERR_OVERFLOW;
+	return CB_OK;
+}
+
+/* The days with presence, ascending, for the result. */
+static CbStatus
+days_finish(const DayTotals *dt, const CbAlloc *mem, CbSweepResult *out)
+{
+	uint32_t	i,
+				n = 0;
+
+	for (i = 0; i < dt->ndays; i++)
+		if (dt->usec[i] != 0)
+			n++;
+	out->ndays = n;
+	out->days = NULL;
+	if (n == 0)
+		return CB_OK;
+	out->days = mem->alloc(mem->arg, (size_t) n * sizeof(CbDayTotal));
+	if (out->days == NULL)
+		return CB_ERR_NOMEM;
+	for (i = 0, n = 0; i < dt->ndays; i++)
+		if (dt->usec[i] != 0)
+		{
+			out->days[n].day = dt->first + (int32_t) i;
+			out->days[n].usec = dt->usec[i];
+			n++;
+		}
+	return CB_OK;
+}
+
+/*
+ * Add presence [s, e) split at billing-day boundaries (SPEC 1.6).  A few
+ * rows can make many long sessions, each a loop over its days: the
+ * interrupt is called here too, not only between rows.
+ */
 static CbStatus
 add_presence(DayTotals *dt, const CbCalendar *cal, int64_t s, int64_t e)
 {
@@ -242,6 +291,8 @@ add_presence(DayTotals *dt, const CbCalendar *cal, int64_t s, int64_t e)
 					end;
 		CbStatus	st;
 
+		if (dt->interrupt && (++dt->steps & (CB_INTERRUPT_BLOCK - 1)) == 0)
+			dt->interrupt();
 		cal->day_of(cal->arg, s, &day, &start, &end);
 		if (end <= s)
 			return CB_ERR_RANGE;	/* calendar broke its contract */
@@ -322,6 +373,7 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 	q->events = (int64_t) n;
 	r.cal = cal;
 	r.sink = sink;
+	r.days.interrupt = interrupt;
 	r.days.mem = mem;
 
 	if (nparticipants > 0)
@@ -369,7 +421,12 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 		{
 			int			kind = cb_event_kind(&ev[i]);
 			uint32_t	pid = cb_event_pid(&ev[i]);
-			Participant *p = &r.p[pid];
+
+			/*
+			 * "end" names nobody: a room of only "end" rows has no
+			 * participant array, and even &r.p[0] would be undefined then.
+			 */
+			Participant *p = cb_kind_has_participant(kind) ? &r.p[pid] : NULL;
 
 			switch (kind)
 			{
@@ -457,7 +514,5 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 		if (r.p[i].flags & P_JOINED)
 			joined++;
 	out->participants = joined;
-	out->ndays = r.days.n;
-	out->days = r.days.days;
-	return CB_OK;
+	return days_finish(&r.days, mem, out);
 }

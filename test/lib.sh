@@ -83,7 +83,8 @@ cb_start_cluster() {
 		for line in "$@"; do echo "$line"; done
 	} | cb_as_server_user tee -a "$CB_PGDATA/postgresql.conf" >/dev/null
 	trap cb_stop_cluster EXIT
-	cb_as_server_user "$PG_BIN/pg_ctl" -D "$CB_PGDATA" -l "$CB_TMP/server.log" \
+	# shellcheck disable=SC2086 # CB_PG_CTL_OPTS: more pg_ctl options, split on blanks
+	cb_as_server_user "$PG_BIN/pg_ctl" -D "$CB_PGDATA" -l "$CB_TMP/server.log" ${CB_PG_CTL_OPTS:-} \
 		-w -s start
 }
 

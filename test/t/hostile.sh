@@ -65,7 +65,12 @@ grep 'ERROR' "$CB_TMP/forged.out" | sed 's/.*ERROR: *//' | sort | uniq -c | sort
 [ "$landed" = "$good" ] || { echo "a forged value was stored that does not print and read back"; exit 1; }
 [ "$refused" -gt 0 ] || { echo "no forgery was refused"; exit 1; }
 
-# one room, one row more than the default limit, streamed
+# one room, one row more than the default limit, streamed (skipped with
+# CB_HOSTILE_STREAM=0: test/sanitize.sh, where it would take minutes)
+if [ "${CB_HOSTILE_STREAM:-1}" = 0 ]; then
+	cb_psql -d postgres -c "DROP DATABASE $DB"
+	exit 0
+fi
 start=$(date +%s)
 out=$(cb_psql -At -c "
 	SELECT classbill.events(classbill.room_usage('p', CASE WHEN k % 2 = 1 THEN 'join' ELSE 'leave' END,

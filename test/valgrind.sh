@@ -17,8 +17,10 @@ cb_install_packages valgrind
 cb_build
 TESTS=("$@")
 if [ ${#TESTS[@]} -eq 0 ]; then
-	read -ra TESTS < <(make -s -C "$CB_ROOT" PG_CONFIG="$PG_CONFIG" print-REGRESS 2>/dev/null ||
-		sed -n '/^REGRESS = /,/^$/p' "$CB_ROOT/Makefile" | tr -d '\\' | sed 's/REGRESS = //' | tr '\n\t' '  ')
+	# the REGRESS list of the Makefile
+	read -ra TESTS < <(awk '/^REGRESS = / { on = 1; sub(/^REGRESS = /, "") }
+	                        on { cont = sub(/\\$/, ""); printf "%s ", $0; if (!cont) exit }' "$CB_ROOT/Makefile"
+	                   echo) || true
 fi
 
 VG_DIR=$(mktemp -d /tmp/classbill-valgrind.XXXXXX)

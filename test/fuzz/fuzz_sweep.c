@@ -76,8 +76,8 @@ static const char *const ref_names[6] = {
 
 /* SPEC 1.3, at one instant: leave, stage_down, end, heartbeat, join, stage_up */
 static const int ref_rank[6] = {
-	[R_LEAVE] = 0,[R_STAGE_DOWN] = 1,[R_END] = 2,
-	[R_HEARTBEAT] = 3,[R_JOIN] = 4,[R_STAGE_UP] = 5
+	[R_LEAVE] = 0, [R_STAGE_DOWN] = 1, [R_END] = 2,
+	[R_HEARTBEAT] = 3, [R_JOIN] = 4, [R_STAGE_UP] = 5
 };
 
 typedef struct InEvent

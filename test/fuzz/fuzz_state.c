@@ -10,7 +10,9 @@
  * buffer.  What cb_state_open accepts is deserialized, put in processing
  * order and swept (UTC days): no crash, no undefined behaviour, and a
  * result that obeys the plain invariants of SPEC 1 (peaks bounded by the
- * participants, days ascending and non-empty, every row counted).
+ * participants, days ascending and non-empty, every row counted), and
+ * that gives PostgreSQL a chance to cancel within every CB_INTERRUPT_BLOCK
+ * days of presence it splits.
  *
  * Accepted input must also survive a round trip: the deserialized state,
  * serialized again, is accepted and holds the same rows (compared by
@@ -109,10 +111,35 @@ serialize(const CbRoomState *st, size_t *len)
 	return buf;
 }
 
+/*
+ * Interrupts: a room of a few rows can hold sessions centuries long, and
+ * splitting them into days is the sweep's longest loop.  PostgreSQL must
+ * get its chance to cancel within every CB_INTERRUPT_BLOCK days, so the
+ * sweep here counts the calls and the days of every presence it reports.
+ */
+static uint64_t interrupts;
+static uint64_t presence_days;
+
+static void
+count_interrupt(void)
+{
+	interrupts++;
+}
+
+/* UTC days that [s, e) touches: each one step of the per-day loop */
+static void
+count_days(void *arg, int64_t s, int64_t e)
+{
+	(void) arg;
+	presence_days += (uint64_t) (fuzz_floor_div(e - 1, CB_USEC_PER_DAY) -
+								 fuzz_floor_div(s, CB_USEC_PER_DAY) + 1);
+}
+
 /* Rows in processing order and swept, as the final function does. */
 static void
 sweep(CbRoomState *st, FuzzArena *arena, CbSweepResult *r)
 {
+	CbPresenceSink sink = {count_days, NULL};
 	CbAlloc		alloc = fuzz_alloc_in(arena);
 	size_t		n = st->nevents;
 	CbEvent    *ev = fuzz_arena_alloc(arena, (n ? n : 1) * sizeof(CbEvent));
@@ -130,9 +157,14 @@ sweep(CbRoomState *st, FuzzArena *arena, CbSweepResult *r)
 	cb_room_events_in_order(st, ev, tmp);
 	FUZZ_CHECK(cb_events_sorted(ev, n), "rows out of processing order");
 
+	interrupts = 0;
+	presence_days = 0;
 	status = cb_sweep(ev, n, st->nparticipants, &fuzz_utc, &alloc,
-					  fuzz_no_interrupt, NULL, r);
+					  count_interrupt, &sink, r);
 	FUZZ_CHECK(status == CB_OK, "cb_sweep: %d", (int) status);
+	FUZZ_CHECK(interrupts >= presence_days / CB_INTERRUPT_BLOCK,
+			   "%" PRIu64 " interrupt calls in %" PRIu64 " days of presence",
+			   interrupts, presence_days);
 
 	FUZZ_CHECK(r->quality.events == (int64_t) n, "events %" PRId64 " of %zu",
 			   r->quality.events, n);

@@ -21,6 +21,15 @@ FROM (SELECT classbill.room_usage(lpad(k::text, 1000, 'p'), x.e, x.t) AS u
       FROM generate_series(1, 50000) AS k,
            (VALUES ('join', timestamptz '2026-11-02 10:00'), ('leave', timestamptz '2026-11-02 10:01')) AS x(e, t)) AS s;
 
+-- A room whose buffer grows past 8 kB with names of odd total length
+-- (1,001 participants 'q1' .. 'q1001'): the fuzzers found its participant
+-- records misaligned, which test/sanitize.sh's UBSan build stops on.
+-- 1,001 participants, one minute each.
+SELECT classbill.participants(u), classbill.minutes(u)
+FROM (SELECT classbill.room_usage('q' || k, x.e, x.t) AS u
+      FROM generate_series(1, 1001) AS k,
+           (VALUES ('join', timestamptz '2026-11-02 10:00'), ('leave', timestamptz '2026-11-02 10:01')) AS x(e, t)) AS s;
+
 -- The room limit (default 100,000,000 rows; test/t/hostile.sh streams one
 -- more than that): at the limit a room is billed, one row more is an
 -- error naming the limit.

@@ -539,12 +539,16 @@ cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
 		else
 			sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
 	}
-	for (i = 0; i < st->nevents; i++)
+	/* first writes to a fresh array: page faults, worth a check per block */
+	for (i = 0; i < st->nevents;)
 	{
-		/* first writes to a fresh array: page faults, worth a check */
-		if ((i & (CB_INTERRUPT_BLOCK - 1)) == 0)
+		uint32_t	stop = st->nevents - i > CB_INTERRUPT_BLOCK ?
+			i + (uint32_t) CB_INTERRUPT_BLOCK : st->nevents;
+
+		for (; i < stop; i++)
+			cb_room_event(st, i, &out[i]);
+		if (i < st->nevents)
 			CB_INTERRUPT_POINT();
-		cb_room_event(st, i, &out[i]);
 	}
 }
 

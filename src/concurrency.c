@@ -17,72 +17,10 @@
 
 #include <string.h>
 
-static void
-sort_int64(int64_t *a, size_t n, int64_t *tmp)
-{
-	int64_t    *src = a,
-			   *dst = tmp;
-	size_t		width,
-				lo,
-				i;
-
-	for (lo = 0; lo < n; lo += 16)
-	{
-		size_t		hi = (lo + 16 < n) ? lo + 16 : n;
-
-		if ((lo & (CB_INTERRUPT_BLOCK - 1)) == 0)
-			CB_INTERRUPT_POINT();
-
-		for (i = lo + 1; i < hi; i++)
-		{
-			int64_t		x = a[i];
-			size_t		j = i;
-
-			while (j > lo && x < a[j - 1])
-			{
-				a[j] = a[j - 1];
-				j--;
-			}
-			a[j] = x;
-		}
-	}
-	for (width = 16; width < n; width *= 2)
-	{
-		int64_t    *swap;
-
-		for (lo = 0; lo < n; lo += 2 * width)
-		{
-			size_t		mid = (lo + width < n) ? lo + width : n;
-			size_t		hi = (lo + 2 * width < n) ? lo + 2 * width : n;
-			size_t		x = lo,
-						y = mid,
-						k = lo;
-
-			if (mid >= hi || src[mid - 1] <= src[mid])
-			{
-				memcpy(dst + lo, src + lo, (hi - lo) * sizeof(int64_t));
-				continue;
-			}
-			while (x < mid && y < hi)
-			{
-				size_t		stop = k + CB_INTERRUPT_BLOCK;
-
-				while (x < mid && y < hi && k < stop)
-					dst[k++] = src[y] < src[x] ? src[y++] : src[x++];
-				CB_INTERRUPT_POINT();
-			}
-			while (x < mid)
-				dst[k++] = src[x++];
-			while (y < hi)
-				dst[k++] = src[y++];
-		}
-		swap = src;
-		src = dst;
-		dst = swap;
-	}
-	if (src != a)
-		memcpy(a, src, n * sizeof(int64_t));
-}
+#define SORT_NAME sort_int64
+#define SORT_TYPE int64_t
+#define SORT_LESS(x, y) ((x) < (y))
+#include "sort_template.h"
 
 typedef struct Days
 {

@@ -440,72 +440,10 @@ cb_room_event(const CbRoomState *st, uint32_t i, CbEvent *e)
  */
 #define NARROW_ORDER(k)	((k) >> 16)
 
-static void
-sort_keys(uint64_t *a, size_t n, uint64_t *tmp)
-{
-	uint64_t   *src = a,
-			   *dst = tmp;
-	size_t		width,
-				lo,
-				i;
-
-	for (lo = 0; lo < n; lo += 16)
-	{
-		size_t		hi = (lo + 16 < n) ? lo + 16 : n;
-
-		if ((lo & (CB_INTERRUPT_BLOCK - 1)) == 0)
-			CB_INTERRUPT_POINT();
-
-		for (i = lo + 1; i < hi; i++)
-		{
-			uint64_t	x = a[i];
-			size_t		j = i;
-
-			while (j > lo && NARROW_ORDER(x) < NARROW_ORDER(a[j - 1]))
-			{
-				a[j] = a[j - 1];
-				j--;
-			}
-			a[j] = x;
-		}
-	}
-	for (width = 16; width < n; width *= 2)
-	{
-		uint64_t   *swap;
-
-		for (lo = 0; lo < n; lo += 2 * width)
-		{
-			size_t		mid = (lo + width < n) ? lo + width : n;
-			size_t		hi = (lo + 2 * width < n) ? lo + 2 * width : n;
-			size_t		x = lo,
-						y = mid,
-						k = lo;
-
-			if (mid >= hi || NARROW_ORDER(src[mid - 1]) <= NARROW_ORDER(src[mid]))
-			{
-				memcpy(dst + lo, src + lo, (hi - lo) * sizeof(uint64_t));
-				continue;
-			}
-			while (x < mid && y < hi)
-			{
-				size_t		stop = k + CB_INTERRUPT_BLOCK;
-
-				while (x < mid && y < hi && k < stop)
-					dst[k++] = NARROW_ORDER(src[y]) < NARROW_ORDER(src[x]) ? src[y++] : src[x++];
-				CB_INTERRUPT_POINT();
-			}
-			while (x < mid)
-				dst[k++] = src[x++];
-			while (y < hi)
-				dst[k++] = src[y++];
-		}
-		swap = src;
-		src = dst;
-		dst = swap;
-	}
-	if (src != a)
-		memcpy(a, src, n * sizeof(uint64_t));
-}
+#define SORT_NAME sort_keys
+#define SORT_TYPE uint64_t
+#define SORT_LESS(x, y) (NARROW_ORDER(x) < NARROW_ORDER(y))
+#include "sort_template.h"
 
 int
 cb_room_sorted(const CbRoomState *st)

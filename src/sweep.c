@@ -77,89 +77,15 @@ cb_events_sorted(const CbEvent *ev, size_t n)
 	return 1;
 }
 
-#define INSERTION_RUN 16
-
-static void
-insertion_sort(CbEvent *ev, size_t n)
-{
-	size_t		i;
-
-	for (i = 1; i < n; i++)
-	{
-		CbEvent		x = ev[i];
-		size_t		j = i;
-
-		while (j > 0 && event_less(&x, &ev[j - 1]))
-		{
-			ev[j] = ev[j - 1];
-			j--;
-		}
-		ev[j] = x;
-	}
-}
-
-static void
-merge_runs(const CbEvent *src, CbEvent *dst, size_t lo, size_t mid, size_t hi)
-{
-	size_t		i = lo,
-				j = mid,
-				k = lo;
-
-	if (mid >= hi || !event_less(&src[mid], &src[mid - 1]))
-	{
-		memcpy(dst + lo, src + lo, (hi - lo) * sizeof(CbEvent));
-		return;
-	}
-	while (i < mid && j < hi)
-	{
-		size_t		stop = k + CB_INTERRUPT_BLOCK;
-
-		while (i < mid && j < hi && k < stop)
-		{
-			if (event_less(&src[j], &src[i]))
-				dst[k++] = src[j++];
-			else
-				dst[k++] = src[i++];
-		}
-		CB_INTERRUPT_POINT();
-	}
-	if (i < mid)
-		memcpy(dst + k, src + i, (mid - i) * sizeof(CbEvent));
-	else if (j < hi)
-		memcpy(dst + k, src + j, (hi - j) * sizeof(CbEvent));
-}
+#define SORT_NAME sort_events
+#define SORT_TYPE CbEvent
+#define SORT_LESS(x, y) event_less(&(x), &(y))
+#include "sort_template.h"
 
 void
 cb_sort_events(CbEvent *ev, size_t n, CbEvent *tmp)
 {
-	CbEvent    *src = ev,
-			   *dst = tmp;
-	size_t		width,
-				lo;
-
-	for (lo = 0; lo < n; lo += INSERTION_RUN)
-	{
-		insertion_sort(ev + lo, (n - lo < INSERTION_RUN) ? n - lo : INSERTION_RUN);
-		if ((lo & (CB_INTERRUPT_BLOCK - 1)) == 0)
-			CB_INTERRUPT_POINT();
-	}
-	for (width = INSERTION_RUN; width < n; width *= 2)
-	{
-		CbEvent    *swap;
-
-		for (lo = 0; lo < n; lo += 2 * width)
-		{
-			size_t		mid = (lo + width < n) ? lo + width : n;
-			size_t		hi = (lo + 2 * width < n) ? lo + 2 * width : n;
-
-			merge_runs(src, dst, lo, mid, hi);
-		}
-		swap = src;
-		src = dst;
-		dst = swap;
-	}
-	if (src != ev)
-		memcpy(ev, src, n * sizeof(CbEvent));
+	sort_events(ev, n, tmp);
 }
 
 /* ----------------------------------------------------------------

@@ -359,8 +359,12 @@ DECLARE
   lim record;
   pk record;
   t classbill.tier;
+  mix record;
   m record;
   none record;
+  have_best boolean;
+  n_tiers integer := 0;
+  sum_minutes bigint := 0;
   mean numeric;
   o record;
   prev_item text;
@@ -390,10 +394,22 @@ BEGIN
   END IF;
 
   FOR t IN SELECT p.tier FROM classbill.usage_profile(p_account, p_from, p_to, p_growth) AS p LOOP
-    SELECT x.* INTO none FROM classbill.pack_mixes(p_account, p_from, p_to, t, p_growth) AS x
-    WHERE x.pack_count = 0;
-    SELECT x.* INTO m FROM classbill.pack_mixes(p_account, p_from, p_to, t, p_growth) AS x
-    ORDER BY x.total, x.pack_amount, x.capacity LIMIT 1;
+    -- one search per tier: its first row is the mix of no packs; the
+    -- cheapest is the lowest total, then the smaller outlay
+    have_best := false;
+    FOR mix IN SELECT * FROM classbill.pack_mixes(p_account, p_from, p_to, t, p_growth) LOOP
+      IF mix.pack_count = 0 THEN
+        none := mix;
+      END IF;
+      IF NOT have_best THEN
+        m := mix;
+        have_best := true;
+      ELSIF (mix.total, mix.pack_amount, mix.capacity) < (m.total, m.pack_amount, m.capacity) THEN
+        m := mix;
+      END IF;
+    END LOOP;
+    n_tiers := n_tiers + 1;
+    sum_minutes := sum_minutes + none.minutes;
 
     -- break-even volumes at this period's mean rate of the tier
     notes := NULL;
@@ -440,7 +456,7 @@ BEGIN
   -- the account: its plan, as billed, and the verdict
   SELECT sum(c.total) INTO billed FROM classbill.plan_costs(p_account, p_from, p_to) AS c
   WHERE c.scenario LIKE 'as billed%';
-  tier := NULL; minutes := (SELECT sum(p.minutes) FROM classbill.usage_profile(p_account, p_from, p_to, p_growth) AS p);
+  tier := NULL; minutes := CASE WHEN n_tiers > 0 THEN sum_minutes END;
   postpaid := sum_post; packs := NULL; pack_amount := sum_packs; overage := NULL; overage_amount := NULL;
   cheapest := trim_scale(sum_best);
   postpaid := trim_scale(sum_post); pack_amount := trim_scale(sum_packs);

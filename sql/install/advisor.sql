@@ -309,6 +309,31 @@ END $$;
 COMMENT ON FUNCTION classbill.pack_mixes(text, date, date, classbill.tier, numeric) IS
   'Every pack mix worth considering for one tier of an account''s usage of [from, to) times a growth factor: per capacity, the cheapest packs giving exactly it (exact integer search) and the cost of the period with them bought on its first day';
 
+-- Per account and billing day of [from, to), the most participants
+-- present at once across its rooms (SPEC 3.6); breaches and the advisor
+-- read it.
+CREATE FUNCTION classbill.present_peaks(p_from date, p_to date, p_account text DEFAULT NULL)
+RETURNS TABLE (account text, day date, peak integer, at timestamptz)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN QUERY EXECUTE format($q$
+    SELECT p.account, d.day, d.peak, d.at
+    FROM (SELECT r.account::text AS account,
+                 classbill.account_daily_peaks(e.room::text, e.participant::text, e.event::text, e.at) AS days
+          FROM %1$s AS e JOIN %2$s AS r ON r.room = e.room
+          WHERE ($5::text IS NULL OR r.account::text = $5)
+            AND e.room IN (SELECT x.room FROM %1$s AS x WHERE x.at >= $1 AND x.at < $2)
+          GROUP BY r.account) AS p,
+         unnest(p.days) AS d
+    WHERE d.day >= $3 AND d.day < $4
+    $q$, classbill.source('events'), classbill.source('rooms'))
+  USING classbill.day_start(p_from), classbill.day_start(p_to), p_from, p_to, p_account;
+END $$;
+COMMENT ON FUNCTION classbill.present_peaks(date, date, text) IS
+  'Per account (or the one given) and billing day of [from, to), the most participants present at once across its rooms and the first instant of it (SPEC 3.6)';
+
 -- The account's peaks over a period, against the prepaid limits (SPEC 3.6).
 CREATE FUNCTION classbill.account_peaks(p_account text, p_from date, p_to date,
   OUT stage_peak integer, OUT stage_room text, OUT stage_at timestamptz,
@@ -327,18 +352,9 @@ BEGIN
   WHERE v.account = p_account
   ORDER BY classbill.stage_peak(v.usage) DESC, classbill.stage_peak_at(v.usage), v.room
   LIMIT 1;
-  EXECUTE format($q$
-    SELECT d.peak, d.at
-    FROM (SELECT classbill.account_daily_peaks(e.room::text, e.participant::text, e.event::text, e.at) AS days
-          FROM %1$s AS e JOIN %2$s AS r ON r.room = e.room
-          WHERE r.account::text = $5
-            AND e.room IN (SELECT x.room FROM %1$s AS x WHERE x.at >= $1 AND x.at < $2)) AS p,
-         unnest(p.days) AS d
-    WHERE d.day >= $3 AND d.day < $4
-    ORDER BY d.peak DESC, d.at LIMIT 1
-    $q$, classbill.source('events'), classbill.source('rooms'))
-  INTO present_peak, present_at
-  USING classbill.day_start(p_from), classbill.day_start(p_to), p_from, p_to, p_account;
+  SELECT pp.peak, pp.at INTO present_peak, present_at
+  FROM classbill.present_peaks(p_from, p_to, p_account) AS pp
+  ORDER BY pp.peak DESC, pp.at LIMIT 1;
 END $$;
 COMMENT ON FUNCTION classbill.account_peaks(text, date, date) IS
   'The most on stage in one of the account''s rooms and the most present at once across its rooms in [from, to), with where and when (NULLs without events and rooms sources)';

@@ -274,21 +274,13 @@ BEGIN
     AND (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date < p_to;
 
   -- accounts over their plan's cap on participants present at once
-  RETURN QUERY EXECUTE format($q$
-    SELECT 'present'::text, p.account, a.plan, NULL::text, d.day, d.at,
-           l.max_present, d.peak, d.peak - l.max_present
-    FROM (SELECT r.account::text AS account,
-                 classbill.account_daily_peaks(e.room::text, e.participant::text, e.event::text, e.at) AS days
-          FROM %1$s AS e JOIN %2$s AS r ON r.room = e.room
-          WHERE e.room IN (SELECT x.room FROM %1$s AS x WHERE x.at >= $1 AND x.at < $2)
-          GROUP BY r.account) AS p
-    JOIN classbill.accounts AS a ON a.account = p.account
-    CROSS JOIN LATERAL classbill.plan_limits(a.plan) AS l
-    CROSS JOIN LATERAL unnest(p.days) AS d
-    WHERE l.max_present IS NOT NULL AND d.peak > l.max_present
-      AND d.day >= $3 AND d.day < $4
-    $q$, classbill.source('events'), classbill.source('rooms'))
-  USING classbill.day_start(p_from), classbill.day_start(p_to), p_from, p_to;
+  RETURN QUERY
+  SELECT 'present'::text, pp.account, a.plan, NULL::text, pp.day, pp.at,
+         l.max_present, pp.peak, pp.peak - l.max_present
+  FROM classbill.present_peaks(p_from, p_to) AS pp
+  JOIN classbill.accounts AS a ON a.account = pp.account
+  CROSS JOIN LATERAL classbill.plan_limits(a.plan) AS l
+  WHERE l.max_present IS NOT NULL AND pp.peak > l.max_present;
 END $$;
 COMMENT ON FUNCTION classbill.breaches(date, date) IS
   'Every plan-limit breach of the billing days [from, to) (SPEC 3.6): rooms with more on stage than their plan allows, and per day the prepaid accounts with more present at once than their cap; each with when and how far. Breaches never change the bill';

@@ -4,6 +4,7 @@
 -- error in billing); room_values sending the room list to foreign tables
 -- (shards through postgres_fdw); register_source letting classbill_owner
 -- read the source; close_day recording the session user as closed_by;
+-- breaches reading present_peaks (with the advisor);
 -- the plan advisor and the privileges (appended below
 -- from sql/install/advisor.sql and sql/install/privileges.sql).
 
@@ -274,3 +275,35 @@ BEGIN
 END $$;
 COMMENT ON TABLE classbill.closes IS
   'One row per close: the billing day closed, the zone it was closed in, when and by whom (the session user)';
+
+CREATE OR REPLACE FUNCTION classbill.breaches(p_from date, p_to date)
+RETURNS TABLE (kind text, account text, plan classbill.plan, room text, day date,
+               at timestamptz, "limit" integer, peak integer, over integer)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tz text := classbill.billing_timezone();
+BEGIN
+  -- rooms over their plan's stage limit
+  RETURN QUERY
+  SELECT 'stage'::text, v.account, a.plan, v.room,
+         (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date,
+         classbill.stage_peak_at(v.usage), l.max_on_stage,
+         classbill.stage_peak(v.usage), classbill.stage_peak(v.usage) - l.max_on_stage
+  FROM classbill.room_values(p_from, p_to) AS v
+  JOIN classbill.accounts AS a ON a.account = v.account
+  CROSS JOIN LATERAL classbill.plan_limits(a.plan) AS l
+  WHERE classbill.stage_peak(v.usage) > l.max_on_stage
+    AND (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date >= p_from
+    AND (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date < p_to;
+
+  -- accounts over their plan's cap on participants present at once
+  RETURN QUERY
+  SELECT 'present'::text, pp.account, a.plan, NULL::text, pp.day, pp.at,
+         l.max_present, pp.peak, pp.peak - l.max_present
+  FROM classbill.present_peaks(p_from, p_to) AS pp
+  JOIN classbill.accounts AS a ON a.account = pp.account
+  CROSS JOIN LATERAL classbill.plan_limits(a.plan) AS l
+  WHERE l.max_present IS NOT NULL AND pp.peak > l.max_present;
+END $$;

@@ -2,7 +2,7 @@
 # PostgreSQL.  Build with PGXS against PostgreSQL 15:
 #     make && make install && make installcheck
 EXTENSION  = classbill
-EXTVERSION = 1.1
+EXTVERSION = 1.2
 MODULE_big = classbill
 
 # Plain C, no PostgreSQL types: the rules themselves (fuzzed alone).
@@ -20,8 +20,10 @@ GLUE_OBJS = \
 	src/account_peak.o \
 	src/classbill.o \
 	src/calendar.o \
+	src/digest.o \
 	src/drawdown_sql.o \
 	src/event_input.o \
+	src/ledger.o \
 	src/storage_agg.o \
 	src/tier.o \
 	src/usage_agg.o \
@@ -39,21 +41,19 @@ INSTALL_PARTS = \
 	sql/install/sources.sql \
 	sql/install/storage.sql \
 	sql/install/ledger.sql \
+	sql/install/checks.sql \
 	sql/install/statements.sql \
 	sql/install/advisor.sql \
 	sql/install/privileges.sql
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.0--1.1.sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
-# Released versions: their install scripts are kept as shipped, and each
-# next version is reached by an upgrade script (ALTER EXTENSION classbill
-# UPDATE).  1.1 is not released yet, so its upgrade script is assembled
-# like the install script; once released it is kept as shipped too.
-DATA = sql/$(EXTENSION)--1.0.sql
-UPGRADE_1_1_PARTS = \
-	sql/upgrade/1.0--1.1.sql \
-	sql/install/advisor.sql \
-	sql/install/privileges.sql \
-	sql/upgrade/1.0--1.1-sources.sql
+# Released versions: their install and upgrade scripts are kept as
+# shipped, and each next version is reached by an upgrade script (ALTER
+# EXTENSION classbill UPDATE).
+DATA = \
+	sql/$(EXTENSION)--1.0.sql \
+	sql/$(EXTENSION)--1.1.sql \
+	sql/$(EXTENSION)--1.0--1.1.sql
 
 # pg_regress: sql/<test>.sql against expected/<test>.out
 REGRESS = \
@@ -104,9 +104,6 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
-	cat $^ > $@
-
-sql/$(EXTENSION)--1.0--1.1.sql: $(UPGRADE_1_1_PARTS)
 	cat $^ > $@
 
 # Every object depends on the headers it may include.

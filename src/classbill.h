@@ -38,6 +38,9 @@ extern pg_tz *cb_lookup_tz(const char *name);
 /* event_input.c */
 extern void cb_define_input_settings(void);
 
+/* ledger.c: settings of closes (SPEC 7.2) */
+extern void cb_define_close_settings(void);
+
 /* memory for the plain-C code: CurrentMemoryContext, never NULL */
 extern const CbAlloc cb_palloc_allocator;
 

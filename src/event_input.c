@@ -70,60 +70,120 @@ describe_row(FunctionCallInfo fcinfo, int first)
 	return buf.data;
 }
 
-void
-cb_bad_row(FunctionCallInfo fcinfo, int first, CbRowProblem problem, int kind)
+/*
+ * What an error for a bad row says, shared by the error itself and by
+ * classbill_internal.event_problem, which reports the same words without
+ * stopping the query (a close holds back one account, SPEC 7.5).
+ */
+typedef struct RowProblemText
 {
+	int			sqlstate;
+	char	   *message;
+	char	   *detail;
+	const char *hint;
+} RowProblemText;
+
+static RowProblemText
+describe_problem(FunctionCallInfo fcinfo, int first, CbRowProblem problem, int kind)
+{
+	RowProblemText t = {0, NULL, NULL, NULL};
 	TimestampTz at;
 
 	switch (problem)
 	{
 		case CB_ROW_NULL_EVENT:
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("event kind must not be NULL"),
-					 errdetail("Row: %s.", describe_row(fcinfo, first))));
+			t.sqlstate = ERRCODE_NULL_VALUE_NOT_ALLOWED;
+			t.message = pstrdup("event kind must not be NULL");
+			t.detail = psprintf("Row: %s.", describe_row(fcinfo, first));
 			break;
 		case CB_ROW_UNKNOWN_KIND:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown event kind %s",
-							cb_quote_text(PG_GETARG_TEXT_PP(first + 1))),
-					 errdetail("Row: %s.", describe_row(fcinfo, first)),
-					 errhint("Event kinds are join, leave, heartbeat, end, stage_up and stage_down, in any letter case.")));
+			t.sqlstate = ERRCODE_INVALID_PARAMETER_VALUE;
+			t.message = psprintf("unknown event kind %s",
+								 cb_quote_text(PG_GETARG_TEXT_PP(first + 1)));
+			t.detail = psprintf("Row: %s.", describe_row(fcinfo, first));
+			t.hint = "Event kinds are join, leave, heartbeat, end, stage_up and stage_down, in any letter case.";
 			break;
 		case CB_ROW_NULL_TIME:
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("event time must not be NULL"),
-					 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo, first),
-							   cb_kind_name(kind))));
+			t.sqlstate = ERRCODE_NULL_VALUE_NOT_ALLOWED;
+			t.message = pstrdup("event time must not be NULL");
+			t.detail = psprintf("Row: %s, event \"%s\".", describe_row(fcinfo, first),
+								cb_kind_name(kind));
 			break;
 		case CB_ROW_TIME_RANGE:
 			at = PG_GETARG_TIMESTAMPTZ(first + 2);
+			t.sqlstate = ERRCODE_DATETIME_VALUE_OUT_OF_RANGE;
 			if (TIMESTAMP_NOT_FINITE(at))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-						 errmsg("event time must be finite, not %s",
-								timestamptz_to_str(at)),
-						 errdetail("Row: %s, event \"%s\".", describe_row(fcinfo, first),
-								   cb_kind_name(kind))));
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("event time %s is outside the supported range",
-							timestamptz_to_str(at)),
-					 errdetail("classbill accepts times from 1900-01-01 to 2299-12-31 UTC. Row: %s, event \"%s\".",
-							   describe_row(fcinfo, first), cb_kind_name(kind))));
+			{
+				t.message = psprintf("event time must be finite, not %s",
+									 timestamptz_to_str(at));
+				t.detail = psprintf("Row: %s, event \"%s\".", describe_row(fcinfo, first),
+									cb_kind_name(kind));
+			}
+			else
+			{
+				t.message = psprintf("event time %s is outside the supported range",
+									 timestamptz_to_str(at));
+				t.detail = psprintf("classbill accepts times from 1900-01-01 to 2299-12-31 UTC. Row: %s, event \"%s\".",
+									describe_row(fcinfo, first), cb_kind_name(kind));
+			}
 			break;
 		case CB_ROW_NULL_PARTICIPANT:
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("participant must not be NULL on a \"%s\" event",
-							cb_kind_name(kind)),
-					 errdetail("Row: %s.", describe_row(fcinfo, first)),
-					 errhint("Only \"end\" events may have a NULL participant.")));
+			t.sqlstate = ERRCODE_NULL_VALUE_NOT_ALLOWED;
+			t.message = psprintf("participant must not be NULL on a \"%s\" event",
+								 cb_kind_name(kind));
+			t.detail = psprintf("Row: %s.", describe_row(fcinfo, first));
+			t.hint = "Only \"end\" events may have a NULL participant.";
 			break;
 	}
+	return t;
+}
+
+void
+cb_bad_row(FunctionCallInfo fcinfo, int first, CbRowProblem problem, int kind)
+{
+	RowProblemText t = describe_problem(fcinfo, first, problem, kind);
+
+	ereport(ERROR,
+			(errcode(t.sqlstate),
+			 errmsg_internal("%s", t.message),
+			 errdetail_internal("%s", t.detail),
+			 t.hint ? errhint("%s", t.hint) : 0));
 	pg_unreachable();
+}
+
+/*
+ * classbill_internal.event_problem(participant, event, at): NULL for a row
+ * room_usage accepts, else what its error would say (message and row).
+ * The checks are those of cb_read_row, in the same order.
+ */
+CB_FUNCTION(classbill_event_problem);
+Datum
+classbill_event_problem(PG_FUNCTION_ARGS)
+{
+	int			kind = -1;
+	CbRowProblem problem;
+	RowProblemText t;
+
+	if (PG_ARGISNULL(1))
+		problem = CB_ROW_NULL_EVENT;
+	else
+	{
+		struct varlena *event = cb_text_arg(fcinfo, 1);
+
+		kind = cb_parse_kind(VARDATA_ANY(event), VARSIZE_ANY_EXHDR(event));
+		if (kind < 0)
+			problem = CB_ROW_UNKNOWN_KIND;
+		else if (PG_ARGISNULL(2))
+			problem = CB_ROW_NULL_TIME;
+		else if (PG_GETARG_TIMESTAMPTZ(2) < CB_MIN_AT || PG_GETARG_TIMESTAMPTZ(2) >= CB_MAX_AT)
+			problem = CB_ROW_TIME_RANGE;
+		else if (cb_kind_has_participant(kind) && PG_ARGISNULL(0))
+			problem = CB_ROW_NULL_PARTICIPANT;
+		else
+			PG_RETURN_NULL();
+	}
+	t = describe_problem(fcinfo, 0, problem, kind);
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%s (%s)", t.message, t.detail)));
 }
 
 /* ----------------------------------------------------------------

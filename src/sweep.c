@@ -103,6 +103,7 @@ cb_sort_events(CbEvent *ev, size_t n, CbEvent *tmp)
 typedef struct DayTotals
 {
 	int64_t    *usec;			/* usec[d - first]: presence on day d, or 0 */
+	int32_t    *people;			/* people[d - first]: participants present */
 	int32_t		first;
 	uint32_t	ndays;			/* days in the window */
 	uint64_t	steps;			/* days added to, for the interrupt */
@@ -118,6 +119,7 @@ days_widen(DayTotals *dt, int32_t day)
 				size,
 				first;
 	int64_t    *grown;
+	int32_t    *grown_people;
 
 	if (day < CB_MIN_DAY || day > CB_MAX_DAY)
 		return CB_ERR_RANGE;	/* calendar broke its contract */
@@ -144,20 +146,32 @@ days_widen(DayTotals *dt, int32_t day)
 		size = CB_MAX_DAY - first + 1;
 
 	grown = dt->mem->alloc(dt->mem->arg, (size_t) size * sizeof(int64_t));
-	if (grown == NULL)
+	grown_people = dt->mem->alloc(dt->mem->arg, (size_t) size * sizeof(int32_t));
+	if (grown == NULL || grown_people == NULL)
 		return CB_ERR_NOMEM;
 	memset(grown, 0, (size_t) size * sizeof(int64_t));
+	memset(grown_people, 0, (size_t) size * sizeof(int32_t));
 	if (dt->ndays > 0)
+	{
 		memcpy(grown + (dt->first - first), dt->usec,
 			   (size_t) dt->ndays * sizeof(int64_t));
+		memcpy(grown_people + (dt->first - first), dt->people,
+			   (size_t) dt->ndays * sizeof(int32_t));
+	}
 	dt->usec = grown;
+	dt->people = grown_people;
 	dt->first = (int32_t) first;
 	dt->ndays = (uint32_t) size;
 	return CB_OK;
 }
 
+/*
+ * Add usec of one participant's presence to a day; *last_day is the last
+ * day that participant was counted on, so each participant counts once
+ * per day (their sessions close in time order).
+ */
 static inline CbStatus
-day_add(DayTotals *dt, int32_t day, int64_t usec)
+day_add(DayTotals *dt, int32_t day, int64_t usec, int32_t *last_day)
 {
 	int64_t    *slot;
 
@@ -172,6 +186,11 @@ day_add(DayTotals *dt, int32_t day, int64_t usec)
 	slot = &dt->usec[day - dt->first];
 	if (__builtin_add_overflow(*slot, usec, slot))
 		return CB_ERR_OVERFLOW;
+	if (*last_day != day)
+	{
+		dt->people[day - dt->first]++;
+		*last_day = day;
+	}
 	return CB_OK;
 }
 
@@ -196,6 +215,7 @@ days_finish(const DayTotals *dt, const CbAlloc *mem, CbSweepResult *out)
 		if (dt->usec[i] != 0)
 		{
 			out->days[n].day = dt->first + (int32_t) i;
+			out->days[n].participants = dt->people[i];
 			out->days[n].usec = dt->usec[i];
 			n++;
 		}
@@ -208,7 +228,8 @@ days_finish(const DayTotals *dt, const CbAlloc *mem, CbSweepResult *out)
  * interrupt is called here too, not only between rows.
  */
 static CbStatus
-add_presence(DayTotals *dt, const CbCalendar *cal, int64_t s, int64_t e)
+add_presence(DayTotals *dt, const CbCalendar *cal, int64_t s, int64_t e,
+			 int32_t *last_day)
 {
 	while (s < e)
 	{
@@ -222,7 +243,7 @@ add_presence(DayTotals *dt, const CbCalendar *cal, int64_t s, int64_t e)
 		cal->day_of(cal->arg, s, &day, &start, &end);
 		if (end <= s)
 			return CB_ERR_RANGE;	/* calendar broke its contract */
-		st = day_add(dt, day, (e < end ? e : end) - s);
+		st = day_add(dt, day, (e < end ? e : end) - s, last_day);
 		if (st != CB_OK)
 			return st;
 		s = end;
@@ -243,6 +264,7 @@ typedef struct Participant
 	int64_t		open_at;		/* start of the open session */
 	size_t		last_evidence1; /* 1 + index of last join/heartbeat, 0 none */
 	size_t		last_leave1;	/* 1 + index of last leave, 0 none */
+	int32_t		last_day;		/* last day counted present on */
 	uint32_t	slot;			/* position in the present list */
 	uint8_t		flags;
 } Participant;
@@ -276,7 +298,7 @@ close_session(Replay *r, uint32_t pid, int64_t at)
 	r->p[moved].slot = p->slot;
 	if (r->sink && at > p->open_at)
 		r->sink->presence(r->sink->arg, p->open_at, at);
-	return add_presence(&r->days, r->cal, p->open_at, at);
+	return add_presence(&r->days, r->cal, p->open_at, at, &p->last_day);
 }
 
 CbStatus
@@ -309,6 +331,8 @@ cb_sweep(const CbEvent *ev, size_t n, uint32_t nparticipants,
 		if (r.p == NULL || r.present == NULL)
 			return CB_ERR_NOMEM;
 		memset(r.p, 0, (size_t) nparticipants * sizeof(Participant));
+		for (i = 0; i < nparticipants; i++)
+			r.p[i].last_day = INT32_MIN;
 	}
 
 	/* first pass: where each participant's evidence and leaves end */

@@ -42,6 +42,7 @@ typedef struct CbAlloc
 typedef struct CbDayTotal
 {
 	int32_t		day;
+	int32_t		participants;	/* present that day (SPEC 3.1), >= 1 */
 	int64_t		usec;			/* presence in the day, > 0 */
 } CbDayTotal;
 

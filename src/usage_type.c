@@ -217,6 +217,35 @@ classbill_usage_daily(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * daily_detail(usage): daily() with the participants present each day, from
+ * which SPEC 3.1 infers a billing day's mode.
+ */
+CB_FUNCTION(classbill_usage_daily_detail);
+Datum
+classbill_usage_daily_detail(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Usage	   *u = PG_GETARG_USAGE_P(0);
+	uint32		n = cb_usage_ndays(USAGE_BYTES(u));
+	uint32		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < n; i++)
+	{
+		CbDayTotal	d = cb_usage_day(USAGE_BYTES(u), i);
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = DateADTGetDatum(d.day);
+		values[1] = NumericGetDatum(int64_div_fast_to_numeric(d.usec, 6));
+		values[2] = Int64GetDatum(day_minutes(d.usec));
+		values[3] = Int32GetDatum(d.participants);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
 static int32
 int32_or_error(int64 v, const char *what)
 {
@@ -284,6 +313,32 @@ classbill_usage_in_billing_zone(PG_FUNCTION_ARGS)
 				 errdetail("The value was built where the setting differs: another node, or an earlier session."),
 				 errhint("Set classbill.billing_timezone to the same zone on every node; for a postgres_fdw server: ALTER SERVER ... OPTIONS (ADD options '-c classbill.billing_timezone=%s').",
 						 here)));
+	PG_RETURN_POINTER(u);
+}
+
+/*
+ * in_zone(usage, zone): the value itself if it was built for that billing
+ * time zone, else an error.  Immutable, so that a query shipped to another
+ * node takes the zone of the session that bills along as a constant and
+ * the check holds wherever it runs (SPEC 9).
+ */
+CB_FUNCTION(classbill_usage_in_zone);
+Datum
+classbill_usage_in_zone(PG_FUNCTION_ARGS)
+{
+	Usage	   *u = PG_GETARG_USAGE_P(0);
+	text	   *zone = PG_GETARG_TEXT_PP(1);
+	CbUsage		h;
+
+	header_of(u, &h);
+	if (h.tzlen != VARSIZE_ANY_EXHDR(zone) || memcmp(h.tz, VARDATA_ANY(zone), h.tzlen) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("classbill.usage value is for billing time zone \"%.*s\", but it is billed in \"%s\"",
+						(int) h.tzlen, h.tz, text_to_cstring(zone)),
+				 errdetail("The value was built where classbill.billing_timezone differs: another node, or an earlier session."),
+				 errhint("Set classbill.billing_timezone to the same zone on every node; for a postgres_fdw server: ALTER SERVER ... OPTIONS (ADD options '-c classbill.billing_timezone=%s').",
+						 text_to_cstring(zone))));
 	PG_RETURN_POINTER(u);
 }
 

@@ -100,6 +100,28 @@ cb_day_to_date(int32_t day, int *year, int *month, int *mday)
  * Bytes
  * ----------------------------------------------------------------
  */
+static void
+put_day(uint8_t *p, const CbDayTotal *d)
+{
+	cb_put32(p, (uint32_t) d->day);
+	cb_put32(p + 4, (uint32_t) d->participants);
+	cb_put64(p + 8, (uint64_t) d->usec);
+}
+
+/* version 1 values had days of day and presence only */
+static size_t
+day_size(const uint8_t *buf)
+{
+	return buf[OFF_VERSION] == 1 ? CB_USAGE_V1_DAYSIZE : CB_USAGE_DAYSIZE;
+}
+
+size_t
+cb_usage_stored_size(const uint8_t *buf)
+{
+	return CB_USAGE_HEADER + cb_get16(buf + OFF_TZLEN) +
+		(size_t) cb_get32(buf + OFF_NDAYS) * day_size(buf);
+}
+
 void
 cb_usage_encode(const CbUsage *u, uint8_t *buf)
 {
@@ -122,10 +144,7 @@ cb_usage_encode(const CbUsage *u, uint8_t *buf)
 	memcpy(buf + CB_USAGE_HEADER, u->tz, u->tzlen);
 	p = buf + CB_USAGE_HEADER + u->tzlen;
 	for (i = 0; i < u->ndays; i++, p += CB_USAGE_DAYSIZE)
-	{
-		cb_put32(p, (uint32_t) u->days[i].day);
-		cb_put64(p + 4, (uint64_t) u->days[i].usec);
-	}
+		put_day(p, &u->days[i]);
 }
 
 uint32_t
@@ -143,11 +162,23 @@ days_start(const uint8_t *buf)
 CbDayTotal
 cb_usage_day(const uint8_t *buf, uint32_t i)
 {
-	const uint8_t *p = days_start(buf) + (size_t) i * CB_USAGE_DAYSIZE;
+	const uint8_t *p = days_start(buf) + (size_t) i * day_size(buf);
 	CbDayTotal	d;
 
 	d.day = (int32_t) cb_get32(p);
-	d.usec = (int64_t) cb_get64(p + 4);
+	if (buf[OFF_VERSION] == 1)
+	{
+		/* no count per day yet: the value's participants stand for it */
+		int64_t		all = (int64_t) cb_get64(buf + OFF_PARTS);
+
+		d.participants = all > INT32_MAX ? INT32_MAX : all < 1 ? 1 : (int32_t) all;
+		d.usec = (int64_t) cb_get64(p + 4);
+	}
+	else
+	{
+		d.participants = (int32_t) cb_get32(p + 4);
+		d.usec = (int64_t) cb_get64(p + 8);
+	}
 	return d;
 }
 
@@ -198,7 +229,7 @@ cb_usage_check(const uint8_t *buf, size_t len)
 
 	if (len < CB_USAGE_HEADER)
 		return "value is shorter than its header";
-	if (buf[OFF_VERSION] != CB_USAGE_VERSION)
+	if (buf[OFF_VERSION] != CB_USAGE_VERSION && buf[OFF_VERSION] != 1)
 		return "unknown format version";
 	if (buf[OFF_FLAGS] != 0)
 		return "reserved flags are set";
@@ -207,7 +238,7 @@ cb_usage_check(const uint8_t *buf, size_t len)
 		return "time zone name length out of range";
 	if (u.ndays > CB_MAX_DAYS)
 		return "too many days";
-	if (len != cb_usage_size(u.tzlen, u.ndays))
+	if (len != CB_USAGE_HEADER + u.tzlen + (size_t) u.ndays * day_size(buf))
 		return "length does not match the number of days";
 	for (i = 0; i < u.tzlen; i++)
 		if (!tz_char_ok((uint8_t) u.tz[i]))
@@ -227,6 +258,8 @@ cb_usage_check(const uint8_t *buf, size_t len)
 			return "days out of order or out of range";
 		if (d.usec <= 0)
 			return "a day with no presence";
+		if (buf[OFF_VERSION] != 1 && d.participants < 1)
+			return "a day with no participant";
 		prev = d.day;
 	}
 	return NULL;
@@ -331,12 +364,14 @@ cb_usage_merge(const uint8_t *a, const uint8_t *b, uint8_t *out)
 			d = cb_usage_day(b, j++);
 		else
 		{
+			CbDayTotal	db = cb_usage_day(b, j++);
+
 			d = cb_usage_day(a, i++);
-			if (__builtin_add_overflow(d.usec, cb_usage_day(b, j++).usec, &d.usec))
+			if (__builtin_add_overflow(d.usec, db.usec, &d.usec) ||
+				__builtin_add_overflow(d.participants, db.participants, &d.participants))
 				return CB_ERR_OVERFLOW;
 		}
-		cb_put32(p, (uint32_t) d.day);
-		cb_put64(p + 4, (uint64_t) d.usec);
+		put_day(p, &d);
 		p += CB_USAGE_DAYSIZE;
 		n++;
 	}
@@ -356,7 +391,8 @@ cb_usage_add_inplace(uint8_t *a, const uint8_t *b, CbStatus *status)
 	int			k;
 
 	*status = CB_OK;
-	if (!same_tz(a, b))
+	/* a value of version 1 has no room for the day's participants */
+	if (!same_tz(a, b) || a[OFF_VERSION] != CB_USAGE_VERSION)
 		return 0;
 
 	/* every day of b must be a day of a, and every sum must fit */
@@ -364,12 +400,14 @@ cb_usage_add_inplace(uint8_t *a, const uint8_t *b, CbStatus *status)
 	{
 		CbDayTotal	db = cb_usage_day(b, j);
 		int64_t		sum;
+		int32_t		people;
 
 		while (i < na && cb_usage_day(a, i).day < db.day)
 			i++;
 		if (i == na || cb_usage_day(a, i).day != db.day)
 			return 0;
-		if (__builtin_add_overflow(cb_usage_day(a, i).usec, db.usec, &sum))
+		if (__builtin_add_overflow(cb_usage_day(a, i).usec, db.usec, &sum) ||
+			__builtin_add_overflow(cb_usage_day(a, i).participants, db.participants, &people))
 		{
 			*status = CB_ERR_OVERFLOW;
 			return 0;
@@ -394,12 +432,14 @@ cb_usage_add_inplace(uint8_t *a, const uint8_t *b, CbStatus *status)
 	for (i = 0, j = 0; j < nb; j++)
 	{
 		CbDayTotal	db = cb_usage_day(b, j);
-		uint8_t    *p;
+		CbDayTotal	d;
 
 		while (cb_usage_day(a, i).day < db.day)
 			i++;
-		p = da + (size_t) i * CB_USAGE_DAYSIZE + 4;
-		cb_put64(p, (uint64_t) ((int64_t) cb_get64(p) + db.usec));
+		d = cb_usage_day(a, i);
+		d.usec += db.usec;
+		d.participants += db.participants;
+		put_day(da + (size_t) i * CB_USAGE_DAYSIZE, &d);
 	}
 	return 1;
 }
@@ -409,7 +449,7 @@ cb_usage_add_inplace(uint8_t *a, const uint8_t *b, CbStatus *status)
  * ----------------------------------------------------------------
  */
 #define TEXT_FIXED_BOUND	500 /* keys, separators, numbers, two instants */
-#define TEXT_DAY_BOUND		40	/* ",YYYY-MM-DD:" and a 20-digit second */
+#define TEXT_DAY_BOUND		52	/* ",YYYY-MM-DD:", a 20-digit second, ":" and 10 digits */
 
 size_t
 cb_usage_text_bound(const uint8_t *buf)
@@ -499,6 +539,7 @@ cb_usage_to_text(const uint8_t *buf, char *out)
 		cb_day_to_date(d.day, &y, &m, &dd);
 		p += sprintf(p, "%s%04d-%02d-%02d:", i ? "," : "", y, m, dd);
 		p = print_seconds(p, d.usec);
+		p += sprintf(p, ":%" PRId32, d.participants);
 	}
 	*p = '\0';
 }
@@ -634,14 +675,18 @@ parse_instant(Parser *ps, const char *p, const char *end, int64_t *at)
 	return 0;
 }
 
-/* "YYYY-MM-DD:seconds[.ffffff]" in [p, end) */
+/*
+ * "YYYY-MM-DD:seconds[.ffffff][:participants]" in [p, end); without the
+ * participants (the 1.0 form) d->participants is 0, for the caller to fill.
+ */
 static int
 parse_day(Parser *ps, const char *p, const char *end, CbDayTotal *d)
 {
 	int			y,
 				m,
 				dd;
-	const char *sec;
+	const char *sec,
+			   *colon;
 
 	if (end - p < 12 || p[4] != '-' || p[7] != '-' || p[10] != ':' ||
 		!parse_fixed_digits(p, 4, &y) || !parse_fixed_digits(p + 5, 2, &m) ||
@@ -654,8 +699,20 @@ parse_day(Parser *ps, const char *p, const char *end, CbDayTotal *d)
 		return fail(ps, "date outside 1899-12-31 .. 2300-01-01", p, 10);
 
 	sec = p + 11;
-	if (!parse_usec(sec, end, INT64_MAX / 1000000, &d->usec))
-		return fail(ps, "expected seconds with at most six decimals", sec, (size_t) (end - sec));
+	for (colon = sec; colon < end && *colon != ':'; colon++)
+		;
+	if (!parse_usec(sec, colon, INT64_MAX / 1000000, &d->usec))
+		return fail(ps, "expected seconds with at most six decimals", sec, (size_t) (colon - sec));
+	d->participants = 0;
+	if (colon < end)
+	{
+		int64_t		v;
+
+		if (!parse_count(colon + 1, end, INT32_MAX, &v) || v < 1)
+			return fail(ps, "expected the day's participants, 1 or more", colon + 1,
+						(size_t) (end - colon - 1));
+		d->participants = (int32_t) v;
+	}
 	if (d->usec <= 0)
 		return fail(ps, "a day must hold presence", p, (size_t) (end - p));
 	return 0;
@@ -811,6 +868,15 @@ cb_usage_parse(const char *text, const CbAlloc *mem, CbUsage *u,
 	{
 		snprintf(errbuf, errlen, "a peak above 0 needs its instant, and a peak of 0 has none");
 		return 1;
+	}
+	for (k = 0; k < (int) u->ndays; k++)
+	{
+		CbDayTotal *d = (CbDayTotal *) &u->days[k];
+
+		/* a day in the 1.0 form takes the value's participants */
+		if (d->participants == 0)
+			d->participants = u->participants > INT32_MAX ? INT32_MAX :
+				(int32_t) (u->participants > 0 ? u->participants : 1);
 	}
 	return 0;
 }

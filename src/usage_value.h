@@ -22,8 +22,13 @@
  *	                2000-01-01 UTC; INT64_MIN when the peak is 0)
  *	      88     8  first instant of the stage peak, likewise
  *	      96     n  time zone name (not terminated)
- *	    96+n  12*d  days: day (int32, days since 2000-01-01), presence in
+ *	    96+n  16*d  days: day (int32, days since 2000-01-01), participants
+ *	                present that day (int32, >= 1), presence in
  *	                microseconds (int64, > 0)
+ *
+ * Version 1 (classbill 1.0 and 1.1) had 12-byte days without the
+ * participants; such values are still read, each day taking the value's
+ * participants, and every value written is version 2.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,9 +37,10 @@
 
 #include "sweep.h"
 
-#define CB_USAGE_VERSION	1
+#define CB_USAGE_VERSION	2
 #define CB_USAGE_HEADER		96
-#define CB_USAGE_DAYSIZE	12
+#define CB_USAGE_DAYSIZE	16
+#define CB_USAGE_V1_DAYSIZE	12
 #define CB_TZ_MAXLEN		255
 /* days in one value: every day classbill accepts */
 #define CB_MAX_DAYS			((uint32_t) (CB_MAX_DAY - CB_MIN_DAY + 1))
@@ -69,6 +75,8 @@ extern const char *cb_usage_check(const uint8_t *buf, size_t len);
 /* Readers of a value that passed cb_usage_check (or that we built). */
 extern void cb_usage_header(const uint8_t *buf, CbUsage *u);
 extern CbDayTotal cb_usage_day(const uint8_t *buf, uint32_t i);
+/* Size of a value's days as stored (version 1 values had smaller days). */
+extern size_t cb_usage_stored_size(const uint8_t *buf);
 extern uint32_t cb_usage_ndays(const uint8_t *buf);
 
 /*
@@ -90,11 +98,13 @@ extern int	cb_usage_add_inplace(uint8_t *a, const uint8_t *b, CbStatus *status);
  *	 peak_at=2026-11-02T02:00:00Z stage_peak=0 stage_peak_at= events=6
  *	 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0
  *	 stray_stage_events=0 unterminated_sessions=0
- *	 days=2026-11-02:2400,2026-11-03:0.5
+ *	 days=2026-11-02:2400:3,2026-11-03:0.5:1
  *
  * on one line; instants are UTC with at most six decimals of a second
- * (empty when the peak is 0); each day is date:seconds with at most six
- * decimals.
+ * (empty when the peak is 0); each day is date:seconds:participants, the
+ * seconds with at most six decimals.  Input also takes date:seconds (the
+ * form of classbill 1.0 and 1.1): the day then takes the value's
+ * participants.
  * ----------------------------------------------------------------
  */
 

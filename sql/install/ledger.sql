@@ -4,10 +4,11 @@
 --
 -- A close writes a day's lines for every account into tables that are
 -- only ever inserted into; pack balances come from them.  Each close also
--- keeps the basis it billed (seconds, byte-marks, processed time per
--- account and day) and a fingerprint of the source rows it read, so the
--- next close can see rows that arrived late for a closed day and bill the
--- difference as adjustment lines pointing at that day.
+-- keeps the basis it billed: per room and day the presence, tier and mode
+-- (ledger_rooms), per group the presence (ledger_usage), per account and
+-- day the storage and export time; so a later close can compare what the
+-- sources say now with what was billed and bill the difference as
+-- adjustment lines pointing at the day they correct (SPEC 7.2).
 -- ---------------------------------------------------------------------
 
 CREATE TABLE classbill.closes (
@@ -15,10 +16,12 @@ CREATE TABLE classbill.closes (
   day              date NOT NULL,
   billing_timezone text NOT NULL,
   closed_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
-  closed_by        name NOT NULL DEFAULT current_user
+  closed_by        name NOT NULL DEFAULT current_user,
+  recheck_days     integer,
+  watch_days       integer
 );
 COMMENT ON TABLE classbill.closes IS
-  'One row per close: the billing day closed, the zone it was closed in, when and by whom (the session user)';
+  'One row per close: the billing day closed, the zone it was closed in, when and by whom (the session user), and the recheck and watch windows it used';
 
 CREATE TABLE classbill.closed_days (
   account  text NOT NULL,
@@ -87,28 +90,41 @@ COMMENT ON TABLE classbill.ledger_exports IS
   'The export processing time a close billed for an account and day (SPEC 5.1)';
 
 CREATE TABLE classbill.ledger_rooms (
-  close_id bigint NOT NULL REFERENCES classbill.closes,
-  account  text NOT NULL,
-  day      date NOT NULL,
-  tier     classbill.tier NOT NULL,
-  mode     classbill.mode NOT NULL,
-  room     text NOT NULL,
-  seconds  numeric NOT NULL
+  close_id      bigint NOT NULL REFERENCES classbill.closes,
+  account       text NOT NULL,
+  day           date NOT NULL,
+  tier          classbill.tier NOT NULL,
+  mode          classbill.mode NOT NULL,
+  room          text NOT NULL,
+  seconds       numeric NOT NULL,
+  declared_mode classbill.mode,
+  participants  integer,
+  room_digest   bytea
 );
 CREATE INDEX ON classbill.ledger_rooms (account, day, tier, mode);
+CREATE INDEX ON classbill.ledger_rooms (room, day, close_id);
+CREATE INDEX ON classbill.ledger_rooms (day);
 COMMENT ON TABLE classbill.ledger_rooms IS
-  'The rooms behind each closed usage quantity, with their presence that day (SPEC 7.3)';
+  'The rooms behind each closed usage quantity: per room and day the presence billed, its tier and mode (declared, or inferred from the participants present that day), and a digest of the room''s rows in the rooms source as billed; the latest row of a room and day is what is billed now, seconds 0 when it no longer bills (SPEC 7.2, 7.3)';
 
-CREATE TABLE classbill.ledger_fingerprints (
-  close_id bigint NOT NULL REFERENCES classbill.closes,
-  source   text NOT NULL,
-  day      date NOT NULL,
-  rows     bigint NOT NULL,
-  checksum numeric NOT NULL
+-- What a close met and did not bill: held back (the account's day stays
+-- open, SPEC 7.5) or listed (a change older than the recheck window, a
+-- row no account can be billed for, SPEC 7.2).
+CREATE TABLE classbill.close_problems (
+  problem_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  close_id   bigint NOT NULL REFERENCES classbill.closes,
+  account    text,
+  day        date NOT NULL,
+  source     text NOT NULL,
+  room       text,
+  problem    text NOT NULL,
+  detail     text,
+  action     text NOT NULL CHECK (action IN ('held back', 'listed'))
 );
-CREATE INDEX ON classbill.ledger_fingerprints (source, day);
-COMMENT ON TABLE classbill.ledger_fingerprints IS
-  'Count and checksum of the source rows of a day as a close read them; a later difference means rows arrived late';
+CREATE INDEX ON classbill.close_problems (account, day);
+CREATE INDEX ON classbill.close_problems (close_id);
+COMMENT ON TABLE classbill.close_problems IS
+  'One row per problem a close met (SPEC 7.2, 7.5): the close, the account (NULL when no account can be named), the day held back or changed, the source and room, what is wrong and which row; action ''held back'' (that account''s day stays open and later closes retry it) or ''listed'' (billed nowhere: a change older than the recheck window, a row of no known account)';
 
 SELECT pg_catalog.pg_extension_config_dump('classbill.closes', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.closes_close_id_seq', '');
@@ -119,7 +135,8 @@ SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_usage', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_storage', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_exports', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_rooms', '');
-SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_fingerprints', '');
+SELECT pg_catalog.pg_extension_config_dump('classbill.close_problems', '');
+SELECT pg_catalog.pg_extension_config_dump('classbill.close_problems_problem_id_seq', '');
 
 -- Closed means closed: no update, no delete, no truncate, for anyone who
 -- goes through the table (SPEC 7.2).
@@ -132,71 +149,55 @@ BEGIN
     USING ERRCODE = '55000',
           HINT = 'Late data is billed as adjustment lines by the next close.';
 END $$;
+COMMENT ON FUNCTION classbill.ledger_is_append_only() IS
+  'Trigger of the ledger tables: UPDATE, DELETE and TRUNCATE are refused (SPEC 7.2)';
 
-DO $$
-DECLARE
-  t text;
-BEGIN
-  FOREACH t IN ARRAY ARRAY['closes', 'closed_days', 'ledger', 'ledger_usage', 'ledger_storage',
-                           'ledger_exports', 'ledger_rooms', 'ledger_fingerprints'] LOOP
-    EXECUTE format('CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.%I
-                    FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only()', t);
-    EXECUTE format('CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.%I
-                    FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only()', t);
-  END LOOP;
-END $$;
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.closes
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.closes
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.closed_days
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.closed_days
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_usage
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_usage
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_storage
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_storage
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_exports
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_exports
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_rooms
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_rooms
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.close_problems
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.close_problems
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
 
 -- Settings -----------------------------------------------------------------
 
 CREATE FUNCTION classbill.recheck_days() RETURNS integer
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ SELECT coalesce(nullif(current_setting('classbill.recheck_days', true), '')::integer, 7) $$;
+AS 'MODULE_PATHNAME', 'classbill_recheck_days'
+LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION classbill.recheck_days() IS
-  'How many closed days before the one being closed are checked for late rows (setting classbill.recheck_days, default 7)';
+  'The setting classbill.recheck_days (default 7): how many closed days before the one being closed a close checks for changes and bills them as adjustments (SPEC 7.2)';
 
--- Fingerprints of source rows per day --------------------------------------
-
--- Count and checksum per billing day of [p_from, p_to) of one source: a
--- row added or removed changes the count, a row corrected in place (its
--- room, participant, kind, time, size, retention, deletion or duration)
--- changes the checksum.
-CREATE FUNCTION classbill.source_fingerprints(p_source text, p_from date, p_to date)
-RETURNS TABLE (day date, rows bigint, checksum numeric)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  q text;
-BEGIN
-  IF NOT EXISTS (SELECT FROM classbill.sources AS s WHERE s.kind = p_source) THEN
-    RETURN;
-  END IF;
-  q := CASE p_source
-    WHEN 'events' THEN
-      'SELECT (x.at AT TIME ZONE $3)::date, count(*),
-              coalesce(sum(extract(epoch FROM x.at)), 0)
-              + coalesce(sum(hashtextextended(concat_ws(chr(31), x.room, x.participant, x.event), 0)), 0)
-       FROM %s AS x WHERE x.at >= $1 AND x.at < $2 GROUP BY 1'
-    WHEN 'recordings' THEN
-      'SELECT (x.ready_at AT TIME ZONE $3)::date, count(*),
-              coalesce(sum(x.bytes::numeric + extract(epoch FROM x.ready_at)
-                           + coalesce(extract(epoch FROM x.retention), -1)
-                           + coalesce(extract(epoch FROM x.deleted_at), -1)), 0)
-              + coalesce(sum(hashtextextended(x.room::text, 0)), 0)
-       FROM %s AS x WHERE x.ready_at >= $1 AND x.ready_at < $2 GROUP BY 1'
-    WHEN 'exports' THEN
-      'SELECT (x.finished_at AT TIME ZONE $3)::date, count(*),
-              coalesce(sum(extract(epoch FROM x.processed) + extract(epoch FROM x.finished_at)), 0)
-              + coalesce(sum(hashtextextended(x.room::text, 0)), 0)
-       FROM %s AS x WHERE x.finished_at >= $1 AND x.finished_at < $2 GROUP BY 1'
-  END;
-  RETURN QUERY EXECUTE format(q, classbill.source(p_source))
-  USING classbill.day_start(p_from), classbill.day_start(p_to),
-        classbill.billing_timezone();
-END $$;
-COMMENT ON FUNCTION classbill.source_fingerprints(text, date, date) IS
-  'Per billing day, the count and a checksum of a source''s rows (events by at, recordings by ready_at, exports by finished_at)';
+CREATE FUNCTION classbill.watch_days() RETURNS integer
+AS 'MODULE_PATHNAME', 'classbill_watch_days'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION classbill.watch_days() IS
+  'The setting classbill.watch_days (default 31): how many days before the recheck window a close still looks at, to list changes there in classbill.close_problems (SPEC 7.2)';
 
 -- What is billed now ------------------------------------------------------
 
@@ -220,6 +221,14 @@ FROM classbill.ledger_exports AS e
 ORDER BY e.account, e.day, e.close_id DESC;
 COMMENT ON VIEW classbill.billed_exports IS 'Per account and closed day, the export time billed now';
 
+CREATE VIEW classbill.billed_rooms AS
+SELECT DISTINCT ON (r.room, r.day) r.room, r.day, r.account, r.tier, r.mode, r.declared_mode,
+       r.participants, r.seconds, r.close_id
+FROM classbill.ledger_rooms AS r
+ORDER BY r.room, r.day, r.close_id DESC;
+COMMENT ON VIEW classbill.billed_rooms IS
+  'Per room and closed day, the presence billed now, with its account, tier and mode; seconds 0 when the room no longer bills that day';
+
 CREATE VIEW classbill.ledger_pack_balances AS
 SELECT k.pack_id, k.account, k.tier, k.item, k.purchased_at, i.minutes,
        coalesce(u.used, 0)::bigint AS used, (i.minutes - coalesce(u.used, 0))::bigint AS balance
@@ -231,29 +240,608 @@ LEFT JOIN (SELECT l.pack_id, sum(l.quantity) AS used FROM classbill.ledger AS l
 COMMENT ON VIEW classbill.ledger_pack_balances IS
   'Every pack with the minutes closed days drew from it and what it has left: where the next close continues (SPEC 3.5, 7)';
 
--- The rooms with presence on a billing day, each room's usage taken from
--- all of its events.  Rooms are found by their events from the day
--- before to the day after, so a presence of a day and more is found as
--- long as its room has an event within that reach.
-CREATE FUNCTION classbill.day_rooms(p_day date)
-RETURNS TABLE (room text, account text, tier classbill.tier, mode classbill.mode, seconds numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+CREATE VIEW classbill.open_problems AS
+SELECT p.*
+FROM classbill.close_problems AS p
+WHERE p.close_id = (SELECT max(c.close_id) FROM classbill.closes AS c)
+   OR (p.action = 'held back'
+       AND NOT EXISTS (SELECT FROM classbill.closed_days AS d WHERE d.account = p.account AND d.day = p.day)
+       AND p.close_id = (SELECT max(q.close_id) FROM classbill.close_problems AS q
+                         WHERE q.account = p.account AND q.day = p.day));
+COMMENT ON VIEW classbill.open_problems IS
+  'What needs a look now: the problems the latest close met, and for every account day still held back the problems its latest attempt met';
+
+-- ---------------------------------------------------------------------
+-- Finding what changed (SPEC 7.2)
+--
+-- A closed day's bill is a function of the source rows: the events of
+-- its rooms (all of them), their rows in the rooms source, the
+-- recordings stored and the exports finished that day, and the packs.
+-- A close finds every change to them that alters a closed day, like this:
+--
+--   * Events.  Every close computes a digest per billing day of the
+--     events source over the days it looks at (digest.c: row count and
+--     two 64-bit lanes of summed row hashes, every column and the room
+--     hashed), and compares each with the digest the ledger's earlier
+--     closes left for that day (classbill_internal.digest_days).  A day
+--     whose digest differs is read again room by room and compared with
+--     the rooms' digests (digest_rooms): every room whose rows changed,
+--     were added or removed, is found, and its usage is computed again
+--     from all of its rows, day by day, and compared with what is billed
+--     for it (billed_rooms).  A row added, removed or edited in any
+--     column changes its room's digest for its day; several edits that
+--     cancel in a sum of times or counts do not cancel in a sum of
+--     hashes (only hash differences that sum to zero in both 64-bit
+--     lanes at once could, about 2^-128 for changes not made to collide).
+--     The digests left behind are only ever moved forward by what a close
+--     billed: a room of an account held back keeps its old digest, so its
+--     change is found again by every close until its account closes.
+--   * Rooms rows.  Each billed room keeps a digest of its rooms rows as
+--     billed (ledger_rooms.room_digest); every close compares it, for the
+--     rooms billed in the recheck window, with the rows now, so a room
+--     whose account, mode or resolution changed, or that is listed twice,
+--     is computed again.
+--   * Recordings and exports.  Every close computes the storage and
+--     export basis of every account again for all of the recheck window
+--     and compares it with what is billed: no digest is needed there.
+--   * Packs.  A pack without a pack line, bought on a closed day, is a
+--     late pack: billed, and drawn from its purchase day on.
+--
+-- Changes to the days of the watch window, before the recheck window,
+-- are found the same way (digests of events, recordings and exports) and
+-- listed in classbill.close_problems, never billed.  Nothing older than
+-- the watch window is looked at.
+-- ---------------------------------------------------------------------
+
+CREATE TABLE classbill_internal.close_lock ();
+COMMENT ON TABLE classbill_internal.close_lock IS
+  'Empty; closes take it in EXCLUSIVE mode, which only the role closes run as may (SPEC 10.3)';
+
+-- Digests left by closes: per source and day, and per source, day and
+-- room.  Unlogged: they are derived from the sources; after a crash they
+-- are gone and the next close reads the whole windows again.
+CREATE UNLOGGED TABLE classbill_internal.digest_days (
+  source   text NOT NULL,
+  day      date NOT NULL,
+  digest   bytea NOT NULL,
+  close_id bigint NOT NULL,
+  PRIMARY KEY (source, day)
+);
+COMMENT ON TABLE classbill_internal.digest_days IS
+  'Per source and billing day, the digest of its rows as the ledger''s closes have billed them: the sum of the rooms'' digests in digest_rooms';
+
+CREATE UNLOGGED TABLE classbill_internal.digest_rooms (
+  source   text NOT NULL,
+  day      date NOT NULL,
+  room     text NOT NULL,
+  digest   bytea NOT NULL,
+  close_id bigint NOT NULL,
+  PRIMARY KEY (source, day, room)
+);
+COMMENT ON TABLE classbill_internal.digest_rooms IS
+  'Per source, billing day and room, the digest of the room''s rows of that day as last billed';
+
+CREATE FUNCTION classbill_internal.row_digest(VARIADIC "any") RETURNS bytea
+AS 'MODULE_PATHNAME', 'classbill_row_digest'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION classbill_internal.row_digest("any") IS
+  'The digest of one row made of the arguments: 1 row and two 64-bit hashes of every value and its position (NULLs included)';
+
+CREATE FUNCTION classbill_internal.digest_plus(bytea, bytea) RETURNS bytea
+AS 'MODULE_PATHNAME', 'classbill_digest_plus'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION classbill_internal.digest_plus(bytea, bytea) IS 'The digest of two sets of rows together';
+
+CREATE FUNCTION classbill_internal.digest_minus(bytea, bytea) RETURNS bytea
+AS 'MODULE_PATHNAME', 'classbill_digest_minus'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION classbill_internal.digest_minus(bytea, bytea) IS 'The digest of a set of rows without a subset of them';
+
+CREATE FUNCTION classbill_internal.zero_digest() RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '\x000000000000000000000000000000000000000000000000'::bytea $$;
+COMMENT ON FUNCTION classbill_internal.zero_digest() IS 'The digest of no rows';
+
+CREATE AGGREGATE classbill_internal.digest_total(bytea) (
+  SFUNC = classbill_internal.digest_plus,
+  STYPE = bytea,
+  INITCOND = '\x000000000000000000000000000000000000000000000000',
+  COMBINEFUNC = classbill_internal.digest_plus,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE classbill_internal.digest_total(bytea) IS 'The digest of all the rows whose digests are summed';
+
+CREATE TYPE classbill_internal.day_digest AS (day date, digest bytea);
+COMMENT ON TYPE classbill_internal.day_digest IS 'The digest of the rows of one billing day';
+
+CREATE FUNCTION classbill_internal.day_digests_trans(internal, VARIADIC "any") RETURNS internal
+AS 'MODULE_PATHNAME', 'classbill_day_digests_trans'
+LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION classbill_internal.day_digests_combine(internal, internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'classbill_day_digests_combine'
+LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION classbill_internal.day_digests_serial(internal) RETURNS bytea
+AS 'MODULE_PATHNAME', 'classbill_day_digests_serial'
+LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION classbill_internal.day_digests_deserial(bytea, internal) RETURNS internal
+AS 'MODULE_PATHNAME', 'classbill_day_digests_deserial'
+LANGUAGE C STRICT PARALLEL SAFE;
+CREATE FUNCTION classbill_internal.day_digests_final(internal) RETURNS classbill_internal.day_digest[]
+AS 'MODULE_PATHNAME', 'classbill_day_digests_final'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE AGGREGATE classbill_internal.day_digests(VARIADIC "any") (
+  SFUNC = classbill_internal.day_digests_trans,
+  STYPE = internal,
+  FINALFUNC = classbill_internal.day_digests_final,
+  COMBINEFUNC = classbill_internal.day_digests_combine,
+  SERIALFUNC = classbill_internal.day_digests_serial,
+  DESERIALFUNC = classbill_internal.day_digests_deserial,
+  PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE classbill_internal.day_digests("any") IS
+  'Per billing day of the last argument (a timestamptz), the digest of the rows made of all the arguments';
+
+-- The columns of a source a digest covers, the last one the time that
+-- decides the row's day.
+CREATE FUNCTION classbill_internal.digest_columns(p_source text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT v.room, v.account, v.tier, v.mode, d.seconds
-  FROM classbill.room_values(p_day - 1, p_day + 2) AS v,
-       classbill.daily(v.usage) AS d
-  WHERE d.day = p_day
+  SELECT CASE p_source
+    WHEN 'events' THEN 'x.room, x.participant::text, x.event::text, x.at'
+    WHEN 'recordings' THEN 'x.room, x.bytes::bigint, x.retention, x.deleted_at, x.ready_at'
+    WHEN 'exports' THEN 'x.room, x.processed, x.finished_at'
+  END
 $$;
-COMMENT ON FUNCTION classbill.day_rooms(date) IS
-  'Rooms with presence on a billing day, with their account, tier, mode and that day''s seconds';
+COMMENT ON FUNCTION classbill_internal.digest_columns(text) IS
+  'The columns of a source that a row digest covers: every column billing reads, the time deciding the day last';
 
--- Drawing and giving back ---------------------------------------------------
+-- Work tables of a close: what a step computes for the steps after it,
+-- rows keyed by the close.  They are emptied when the close ends; only a
+-- close (under the close lock) writes them.
 
--- Lines for minutes drawn on behalf of day p_day (regular or corrected),
--- from the packs' balances in the ledger now: uses holds (account, tier,
--- mode, minutes) to draw.
-CREATE FUNCTION classbill.draw(p_close bigint, p_line_day date, p_for_day date, p_corrects date)
+CREATE UNLOGGED TABLE classbill_internal.work_digests (
+  close_id bigint NOT NULL,
+  source   text NOT NULL,
+  day      date NOT NULL,
+  room     text NOT NULL,
+  now      bytea NOT NULL,
+  was      bytea NOT NULL,
+  account  text
+);
+COMMENT ON TABLE classbill_internal.work_digests IS
+  'Work of a close: the rooms whose rows of a day differ from what was billed, with the digest now and before, and for recordings and exports the room''s account now';
+
+CREATE UNLOGGED TABLE classbill_internal.work_rooms (
+  close_id bigint NOT NULL,
+  room     text NOT NULL,
+  PRIMARY KEY (close_id, room)
+);
+COMMENT ON TABLE classbill_internal.work_rooms IS
+  'Work of a close: the rooms whose usage it computes: those with events on the day closed or the next, and those that changed';
+
+CREATE UNLOGGED TABLE classbill_internal.work_results (
+  close_id bigint NOT NULL,
+  r        classbill_internal.room_result NOT NULL,
+  involved text[]
+);
+COMMENT ON TABLE classbill_internal.work_results IS
+  'Work of a close: each room of work_rooms as the sources give it (classbill_internal.room_result), and every account its billing involves (now, and as billed)';
+
+CREATE UNLOGGED TABLE classbill_internal.work_room_days (
+  close_id      bigint NOT NULL,
+  room          text NOT NULL,
+  account       text NOT NULL,
+  tier          classbill.tier NOT NULL,
+  declared_mode classbill.mode,
+  mode          classbill.mode NOT NULL,
+  day           date NOT NULL,
+  seconds       numeric NOT NULL,
+  participants  integer NOT NULL,
+  room_digest   bytea
+);
+COMMENT ON TABLE classbill_internal.work_room_days IS
+  'Work of a close: the presence of each room of work_rooms per billing day, with the mode of that day (SPEC 3.1)';
+
+CREATE UNLOGGED TABLE classbill_internal.work_changes (
+  close_id      bigint NOT NULL,
+  room          text NOT NULL,
+  day           date NOT NULL,
+  old_account   text,
+  old_tier      classbill.tier,
+  old_mode      classbill.mode,
+  old_seconds   numeric NOT NULL,
+  new_account   text,
+  new_tier      classbill.tier,
+  new_mode      classbill.mode,
+  new_seconds   numeric NOT NULL,
+  declared_mode classbill.mode,
+  participants  integer,
+  room_digest   bytea
+);
+COMMENT ON TABLE classbill_internal.work_changes IS
+  'Work of a close: a room''s closed day as billed (old) and as the sources say now (new), where they differ';
+
+CREATE UNLOGGED TABLE classbill_internal.work_bases (
+  close_id bigint NOT NULL,
+  b        classbill_internal.basis_row NOT NULL
+);
+COMMENT ON TABLE classbill_internal.work_bases IS
+  'Work of a close: the storage and export bases of its accounts over the recheck window and the day, and the rows that cannot be billed';
+
+CREATE UNLOGGED TABLE classbill_internal.work_draws (
+  close_id bigint NOT NULL,
+  for_day  date NOT NULL,
+  account  text NOT NULL,
+  tier     classbill.tier NOT NULL,
+  mode     classbill.mode NOT NULL,
+  minutes  bigint NOT NULL CHECK (minutes <> 0)
+);
+COMMENT ON TABLE classbill_internal.work_draws IS
+  'Work of a close: minutes to draw (positive) or give back (negative) for an account, tier and mode on behalf of a day';
+
+CREATE UNLOGGED TABLE classbill_internal.work_processed (
+  close_id bigint NOT NULL,
+  room     text NOT NULL,
+  PRIMARY KEY (close_id, room)
+);
+COMMENT ON TABLE classbill_internal.work_processed IS
+  'Work of a close: the changed rooms it bills, those whose accounts all close with it';
+
+-- Step 1: the rooms and days whose rows changed ------------------------------
+
+-- Per source: digests of the days [p_lo, p_hi) now against those left
+-- by earlier closes; the rooms of the days that differ, into
+-- work_digests.
+CREATE FUNCTION classbill_internal.find_changes(p_close bigint, p_lo date, p_hi date)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s text;
+  rel regclass;
+  at_col text;
+  flagged date[];
+  ranges text;
+BEGIN
+  FOREACH s IN ARRAY ARRAY['events', 'recordings', 'exports'] LOOP
+    SELECT x.relation INTO rel FROM classbill.sources AS x WHERE x.kind = s;
+    CONTINUE WHEN rel IS NULL;
+    at_col := CASE s WHEN 'events' THEN 'at' WHEN 'recordings' THEN 'ready_at' ELSE 'finished_at' END;
+
+    -- days whose digest differs from the one billed
+    EXECUTE format($q$
+      SELECT array_agg(coalesce(n.day, b.day) ORDER BY coalesce(n.day, b.day))
+      FROM (SELECT (d).day, (d).digest
+            FROM (SELECT unnest(classbill_internal.day_digests(%1$s)) AS d
+                  FROM %2$s AS x WHERE x.%3$I >= $1 AND x.%3$I < $2) AS q) AS n
+      FULL JOIN (SELECT g.day, g.digest FROM classbill_internal.digest_days AS g
+                 WHERE g.source = $3 AND g.day >= $4 AND g.day < $5) AS b ON b.day = n.day
+      WHERE coalesce(n.digest, classbill_internal.zero_digest())
+            IS DISTINCT FROM coalesce(b.digest, classbill_internal.zero_digest())
+        AND coalesce(n.day, b.day) IS NOT NULL
+      $q$, classbill_internal.digest_columns(s), rel, at_col)
+    INTO flagged
+    USING classbill.day_start(p_lo), classbill.day_start(p_hi), s, p_lo, p_hi;
+    CONTINUE WHEN flagged IS NULL;
+
+    -- the rooms of those days whose rows differ
+    SELECT string_agg(format('(x.%1$I >= %2$L AND x.%1$I < %3$L)', at_col,
+                             classbill.day_start(f), classbill.day_start(f + 1)), ' OR ')
+    INTO ranges FROM unnest(flagged) AS f;
+    EXECUTE format($q$
+      INSERT INTO classbill_internal.work_digests (close_id, source, day, room, now, was)
+      SELECT $1, $2, coalesce(n.day, b.day), coalesce(n.room, b.room),
+             coalesce(n.digest, classbill_internal.zero_digest()),
+             coalesce(b.digest, classbill_internal.zero_digest())
+      FROM (SELECT q.room, (q.d).day, (q.d).digest
+            FROM (SELECT x.room::text AS room, unnest(classbill_internal.day_digests(%1$s)) AS d
+                  FROM %2$s AS x WHERE %3$s GROUP BY x.room) AS q) AS n
+      FULL JOIN (SELECT g.day, g.room, g.digest FROM classbill_internal.digest_rooms AS g
+                 WHERE g.source = $2 AND g.day = ANY ($3)) AS b
+        ON b.day = n.day AND b.room = n.room
+      WHERE coalesce(n.digest, classbill_internal.zero_digest())
+            IS DISTINCT FROM coalesce(b.digest, classbill_internal.zero_digest())
+      $q$, classbill_internal.digest_columns(s), rel, ranges)
+    USING p_close, s, flagged;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION classbill_internal.find_changes(bigint, date, date) IS
+  'Step 1 of a close: the rooms whose events, recordings or exports of a day in [lo, hi) differ from what earlier closes billed, found by digests (SPEC 7.2), into work_digests';
+
+-- Step 2: the rooms to compute -----------------------------------------------
+
+CREATE FUNCTION classbill_internal.pick_rooms(p_close bigint, p_day date, p_accounts text[], p_reach integer)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  room_type text;
+BEGIN
+  SELECT format_type(a.atttypid, a.atttypmod) INTO room_type
+  FROM pg_attribute AS a WHERE a.attrelid = classbill.source('rooms') AND a.attname = 'room';
+
+  -- rooms with events on the day or the next: their presence of the day
+  EXECUTE format($q$
+    INSERT INTO classbill_internal.work_rooms (close_id, room)
+    SELECT DISTINCT $1, x.room::text FROM %s AS x WHERE x.at >= $2 AND x.at < $3
+    ON CONFLICT DO NOTHING $q$, classbill.source('events'))
+  USING p_close, classbill.day_start(p_day), classbill.day_start(p_day + 2);
+
+  -- rooms whose events changed
+  INSERT INTO classbill_internal.work_rooms (close_id, room)
+  SELECT DISTINCT p_close, w.room FROM classbill_internal.work_digests AS w
+  WHERE w.close_id = p_close AND w.source = 'events'
+  ON CONFLICT DO NOTHING;
+
+  -- rooms billed in the recheck window whose rooms rows changed
+  EXECUTE format($q$
+    WITH b AS (
+      SELECT DISTINCT ON (lr.room) lr.room, lr.room_digest
+      FROM classbill.ledger_rooms AS lr
+      WHERE lr.day >= $2 AND lr.day < $3 AND lr.account IN (SELECT unnest($4::text[]))
+      ORDER BY lr.room, lr.close_id DESC),
+    c AS (
+      SELECT y.room::text AS room,
+             classbill_internal.digest_total(
+               classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint)) AS dg
+      FROM %1$s AS y WHERE y.room IN (SELECT b.room::%2$s FROM b) GROUP BY y.room)
+    INSERT INTO classbill_internal.work_rooms (close_id, room)
+    SELECT $1, b.room FROM b LEFT JOIN c USING (room)
+    WHERE c.dg IS DISTINCT FROM b.room_digest
+    ON CONFLICT DO NOTHING $q$, classbill.source('rooms'), room_type)
+  USING p_close, p_day - p_reach, p_day, p_accounts;
+
+  -- a close of a few accounts (one asked for, or days held back) computes
+  -- only rooms of theirs, now or as billed
+  IF cardinality(p_accounts) <= 100 THEN
+    EXECUTE format($q$
+      DELETE FROM classbill_internal.work_rooms AS w
+      WHERE w.close_id = $1
+        AND NOT EXISTS (SELECT FROM %1$s AS y WHERE y.room = w.room::%2$s
+                                                AND y.account::text IN (SELECT unnest($2::text[])))
+        AND NOT EXISTS (SELECT FROM classbill.ledger_rooms AS lr
+                        WHERE lr.room = w.room AND lr.day >= $3 AND lr.account IN (SELECT unnest($2::text[]))) $q$,
+      classbill.source('rooms'), room_type)
+    USING p_close, p_accounts, p_day - p_reach - 1;
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.pick_rooms(bigint, date, text[], integer) IS
+  'Step 2 of a close: the rooms to compute into work_rooms: with events on the day or the next, with changed events, or billed in the recheck window with changed rooms rows';
+
+-- Step 3: the rooms' usage per day, checked -----------------------------------
+
+CREATE FUNCTION classbill_internal.read_rooms(p_close bigint, p_lo date, p_day date)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  events regclass := classbill.source('events');
+  room_type text;
+  which text;
+  rooms text;
+BEGIN
+  SELECT format_type(a.atttypid, a.atttypmod) INTO room_type
+  FROM pg_attribute AS a WHERE a.attrelid = events AND a.attname = 'room';
+  -- on foreign tables the list goes as a constant, so the shards compute
+  IF EXISTS (SELECT FROM pg_partition_tree(events) AS t
+             JOIN pg_class AS c ON c.oid = t.relid WHERE c.relkind = 'f') THEN
+    SELECT array_agg(w.room)::text INTO rooms FROM classbill_internal.work_rooms AS w WHERE w.close_id = p_close;
+    which := format('x.room = ANY (%L::%s[])', coalesce(rooms, '{}'), room_type);
+  ELSE
+    which := format('x.room IN (SELECT w.room::%s FROM classbill_internal.work_rooms AS w WHERE w.close_id = $3)',
+                    room_type);
+  END IF;
+
+  INSERT INTO classbill_internal.work_results (close_id, r)
+  SELECT p_close, r
+  FROM classbill_internal.room_results(which, NULL, NULL, p_close, classbill.billing_timezone()) AS r;
+  -- rooms with no events left: nothing of them bills now
+  INSERT INTO classbill_internal.work_results (close_id, r)
+  SELECT p_close, ROW(w.room, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::classbill_internal.room_result
+  FROM classbill_internal.work_rooms AS w
+  WHERE w.close_id = p_close
+    AND NOT EXISTS (SELECT FROM classbill_internal.work_results AS x
+                    WHERE x.close_id = p_close AND (x.r).room = w.room);
+
+  INSERT INTO classbill_internal.work_room_days (close_id, room, account, tier, declared_mode, mode, day,
+                                                 seconds, participants, room_digest)
+  SELECT p_close, (w.r).room, (w.r).account, (w.r).tier, (w.r).declared_mode,
+         classbill.day_mode((w.r).declared_mode, d.participants), d.day, d.seconds, d.participants,
+         (w.r).room_digest
+  FROM classbill_internal.work_results AS w
+  CROSS JOIN LATERAL classbill.daily_detail((w.r).usage) AS d
+  WHERE w.close_id = p_close AND (w.r).problem IS NULL AND d.day >= p_lo AND d.day <= p_day;
+END $$;
+COMMENT ON FUNCTION classbill_internal.read_rooms(bigint, date, date) IS
+  'Step 3 of a close: each room of work_rooms read from the sources and checked (classbill_internal.room_results) into work_results, and its presence per day of [lo, day] with that day''s mode into work_room_days';
+
+-- Step 4: what changed on closed days ------------------------------------------
+
+CREATE FUNCTION classbill_internal.find_usage_changes(p_close bigint, p_lo date, p_day date)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- the rooms' closed days as billed and as they are now
+  INSERT INTO classbill_internal.work_changes
+    (close_id, room, day, old_account, old_tier, old_mode, old_seconds, new_account, new_tier, new_mode,
+     new_seconds, declared_mode, participants, room_digest)
+  SELECT p_close, coalesce(n.room, o.room), coalesce(n.day, o.day),
+         o.account, o.tier, o.mode, coalesce(o.seconds, 0),
+         n.account, n.tier, n.mode, coalesce(n.seconds, 0), n.declared_mode, n.participants, n.room_digest
+  FROM (SELECT d.* FROM classbill_internal.work_room_days AS d
+        WHERE d.close_id = p_close AND d.day < p_day) AS n
+  FULL JOIN (
+    SELECT DISTINCT ON (lr.room, lr.day) lr.room, lr.day, lr.account, lr.tier, lr.mode, lr.seconds, lr.room_digest
+    FROM classbill.ledger_rooms AS lr
+    JOIN classbill_internal.work_results AS w ON w.close_id = p_close AND (w.r).room = lr.room
+    WHERE lr.day >= p_lo AND lr.day < p_day AND (w.r).problem IS NULL
+    ORDER BY lr.room, lr.day, lr.close_id DESC) AS o
+    ON o.room = n.room AND o.day = n.day
+  WHERE (o.room IS NULL AND n.seconds > 0)
+     OR (n.room IS NULL AND o.seconds > 0)
+     OR (o.room IS NOT NULL AND n.room IS NOT NULL
+         AND ((o.account, o.tier, o.mode, o.seconds) IS DISTINCT FROM (n.account, n.tier, n.mode, n.seconds)
+              OR o.room_digest IS DISTINCT FROM n.room_digest));
+
+  -- every account a room's billing involves: its account now and every
+  -- account it was billed to on the days looked at
+  UPDATE classbill_internal.work_results AS w
+  SET involved = (SELECT array_agg(DISTINCT a ORDER BY a)
+                  FROM (SELECT unnest((w.r).accounts)
+                        UNION ALL
+                        SELECT c.old_account FROM classbill_internal.work_changes AS c
+                        WHERE c.close_id = p_close AND c.room = (w.r).room) AS x(a)
+                  WHERE a IS NOT NULL)
+  WHERE w.close_id = p_close;
+END $$;
+COMMENT ON FUNCTION classbill_internal.find_usage_changes(bigint, date, date) IS
+  'Step 4 of a close: for the rooms computed, every closed day of [lo, day) whose billed presence, account, tier, mode or rooms row differs from now, into work_changes; and the accounts each room involves';
+
+-- Step 5: storage and export bases -----------------------------------------------
+
+CREATE FUNCTION classbill_internal.read_bases(p_close bigint, p_from date, p_day date)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'recordings') THEN
+    INSERT INTO classbill_internal.work_bases (close_id, b)
+    SELECT p_close, b FROM classbill_internal.storage_results(p_from, p_day + 1, NULL) AS b;
+  END IF;
+  IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'exports') THEN
+    INSERT INTO classbill_internal.work_bases (close_id, b)
+    SELECT p_close, b FROM classbill_internal.export_results(p_from, p_day + 1, NULL) AS b;
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.read_bases(bigint, date, date) IS
+  'Step 5 of a close: storage and export per account and day of [from, day], read and checked from the sources (SPEC 4.2, 5.1, 8.2), into work_bases';
+
+-- Step 6: problems ------------------------------------------------------------------
+
+-- Record what the close cannot bill; returns the accounts held back.
+CREATE FUNCTION classbill_internal.find_problems(p_close bigint, p_day date, p_accounts text[],
+                                                 p_reach integer, p_lo date)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  held text[];
+BEGIN
+  INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
+  SELECT p_close, x.account, p_day, x.source, x.room, x.problem, x.detail,
+         CASE WHEN x.account IN (SELECT unnest(p_accounts)) THEN 'held back' ELSE 'listed' END
+  FROM (
+    -- rooms whose events or rooms rows cannot be billed (SPEC 8.1, 8.2)
+    SELECT a.account, (w.r).source, (w.r).room, (w.r).problem, (w.r).detail
+    FROM classbill_internal.work_results AS w
+    CROSS JOIN LATERAL unnest(coalesce(
+      (w.r).accounts,
+      -- no account now: the accounts it was billed to answer for it
+      (SELECT array_agg(DISTINCT lr.account) FROM classbill.ledger_rooms AS lr
+       WHERE lr.room = (w.r).room AND lr.day >= p_lo),
+      '{NULL}'::text[])) AS a(account)
+    WHERE w.close_id = p_close AND (w.r).problem IS NOT NULL
+    UNION ALL
+    -- recordings and exports that cannot be billed
+    SELECT (b.b).account, CASE WHEN (b.b).problem LIKE 'export%' THEN 'exports' ELSE 'recordings' END,
+           (b.b).room, (b.b).problem, (b.b).detail
+    FROM classbill_internal.work_bases AS b
+    WHERE b.close_id = p_close AND (b.b).what = 'problem'
+    UNION ALL
+    -- usage with no rate in effect (SPEC 3.2)
+    SELECT g.account, 'rates', NULL, format('no usage rate for mode %s, tier %s in %s on %s',
+                                             g.mode, g.tier, a.currency, g.day),
+           'Add the rate to classbill.rates, valid from that day or earlier.'
+    FROM (SELECT DISTINCT d.account, d.tier, d.mode, d.day FROM classbill_internal.work_room_days AS d
+          WHERE d.close_id = p_close AND d.day = p_day
+          UNION
+          SELECT c.new_account, c.new_tier, c.new_mode, c.day FROM classbill_internal.work_changes AS c
+          WHERE c.close_id = p_close AND c.new_account IS NOT NULL AND c.day >= p_day - p_reach) AS g
+    JOIN classbill.accounts AS a ON a.account = g.account
+    WHERE g.account IN (SELECT unnest(p_accounts))
+      AND NOT EXISTS (SELECT FROM classbill.rate_periods AS rp
+                      WHERE rp.product = 'usage' AND rp.mode = g.mode AND rp.tier = g.tier
+                        AND rp.currency = a.currency AND g.day >= rp.valid_from AND g.day < rp.valid_to)
+    UNION ALL
+    -- storage and exports with no price in effect
+    SELECT (b.b).account, 'rates', NULL,
+           format('no %s rate in %s on %s', (b.b).what, a.currency, (b.b).day),
+           'Add the rate to classbill.rates, valid from that day or earlier.'
+    FROM classbill_internal.work_bases AS b
+    JOIN classbill.accounts AS a ON a.account = (b.b).account
+    WHERE b.close_id = p_close AND (b.b).what IN ('storage', 'export') AND (b.b).account IN (SELECT unnest(p_accounts))
+      AND NOT EXISTS (SELECT FROM classbill.rate_periods AS rp
+                      WHERE rp.product = (b.b).what::classbill.product AND rp.mode IS NULL
+                        AND rp.currency = a.currency AND (b.b).day >= rp.valid_from AND (b.b).day < rp.valid_to)
+    UNION ALL
+    -- packs to bill with no catalog price
+    SELECT k.account, 'packs', NULL,
+           format('no price for pack item "%s" in %s on %s (pack %s)', k.item, a.currency,
+                  (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date, k.pack_id),
+           'Add the price to classbill.pack_prices, valid from that day or earlier.'
+    FROM classbill.packs AS k JOIN classbill.accounts AS a ON a.account = k.account
+    WHERE k.account IN (SELECT unnest(p_accounts))
+      AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date <= p_day
+      AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack')
+      AND NOT EXISTS (SELECT FROM classbill.pack_prices AS pp
+                      WHERE pp.item = k.item AND pp.currency = a.currency
+                        AND pp.valid_from <= (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date)
+  ) AS x;
+
+  -- changes older than the recheck window: listed, not billed (SPEC 7.2)
+  INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
+  SELECT p_close, coalesce(c.new_account, c.old_account), c.day, 'events', c.room,
+         format('presence of room %s on %s changed from %s s to %s s after the day left the recheck window',
+                c.room, c.day, c.old_seconds, c.new_seconds),
+         format('Not billed: classbill.recheck_days is %s. Raise it for one close to bill it as an adjustment.',
+                p_reach),
+         'listed'
+  FROM classbill_internal.work_changes AS c
+  WHERE c.close_id = p_close AND c.day < p_day - p_reach
+    AND (c.old_seconds <> c.new_seconds OR c.old_account IS DISTINCT FROM c.new_account
+         OR c.old_tier IS DISTINCT FROM c.new_tier OR c.old_mode IS DISTINCT FROM c.new_mode);
+  INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
+  SELECT p_close, w.account, w.day, w.source, w.room,
+         format('%s rows of room %s on %s changed after the day left the recheck window', w.source, w.room, w.day),
+         format('Not billed: classbill.recheck_days is %s. Raise it for one close to bill it as an adjustment.',
+                p_reach),
+         'listed'
+  FROM classbill_internal.work_digests AS w
+  WHERE w.close_id = p_close AND w.source <> 'events' AND w.day < p_day - p_reach AND w.day >= p_lo;
+  INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
+  SELECT p_close, k.account, (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date, 'packs', NULL,
+         format('pack %s was recorded after its purchase day left the recheck window', k.pack_id),
+         format('Billed on %s and drawn from %s on; overage before that stays billed.', p_day, p_day - p_reach),
+         'listed'
+  FROM classbill.packs AS k
+  WHERE k.account IN (SELECT unnest(p_accounts))
+    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date < p_day - p_reach
+    AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack');
+
+  SELECT array_agg(DISTINCT p.account) INTO held FROM classbill.close_problems AS p
+  WHERE p.close_id = p_close AND p.action = 'held back';
+  RETURN coalesce(held, '{}');
+END $$;
+COMMENT ON FUNCTION classbill_internal.find_problems(bigint, date, text[], integer, date) IS
+  'Step 6 of a close: record in classbill.close_problems every row it cannot bill (bad events or rooms rows, recordings, exports, missing rates and pack prices: that account held back, SPEC 7.5) and every change older than the recheck window (listed, SPEC 7.2); returns the accounts held back';
+
+-- Step 7: billing ------------------------------------------------------------------------
+
+-- Lines for minutes drawn on behalf of day p_for_day, from the packs'
+-- balances in the ledger now: work_draws rows of that day with minutes
+-- above 0 (SPEC 3.5).
+CREATE FUNCTION classbill_internal.draw(p_close bigint, p_line_day date, p_for_day date, p_corrects date)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -269,29 +857,32 @@ BEGIN
                                   ELSE classbill.missing_rate(w.account, 'usage', w.mode, w.tier,
                                                               a.currency, p_for_day) END
                             )::classbill.drawdown_use) AS uses
-        FROM cb_to_draw AS w
+        FROM classbill_internal.work_draws AS w
         JOIN classbill.accounts AS a ON a.account = w.account
         LEFT JOIN classbill.rate_periods AS r
           ON r.product = 'usage' AND r.mode = w.mode AND r.tier = w.tier AND r.currency = a.currency
          AND p_for_day >= r.valid_from AND p_for_day < r.valid_to
-        WHERE w.minutes > 0
+        WHERE w.close_id = p_close AND w.for_day = p_for_day AND w.minutes > 0
         GROUP BY w.account, w.tier, a.currency) AS q
   LEFT JOIN (SELECT b.account, b.tier,
                     array_agg(ROW(b.pack_id, b.purchased_at, b.balance)::classbill.drawdown_pack) AS packs
              FROM classbill.ledger_pack_balances AS b
-             WHERE b.balance > 0 AND b.account IN (SELECT w.account FROM cb_to_draw AS w)
+             WHERE b.balance > 0
+               AND b.account IN (SELECT w.account FROM classbill_internal.work_draws AS w
+                                 WHERE w.close_id = p_close AND w.for_day = p_for_day AND w.minutes > 0)
              GROUP BY b.account, b.tier) AS pk ON pk.account = q.account AND pk.tier = q.tier
   CROSS JOIN LATERAL classbill.drawdown(q.uses, pk.packs) WITH ORDINALITY AS d
   LEFT JOIN classbill.packs AS k ON k.pack_id = d.pack_id
   ORDER BY q.account, q.tier, d.ordinality;
 END $$;
-COMMENT ON FUNCTION classbill.draw(bigint, date, date, date) IS
-  'Internal to close_day: draw the minutes in cb_to_draw from the packs'' ledger balances (SPEC 3.5)';
+COMMENT ON FUNCTION classbill_internal.draw(bigint, date, date, date) IS
+  'Step of a close: draw the minutes of work_draws for a day from the packs'' ledger balances, the rest overage (SPEC 3.5)';
 
--- Minutes billed for p_day that turned out not to be there go back: first
--- off the day's overage (credited at the day's rate), then to the packs
--- that covered the day, the newest first.
-CREATE FUNCTION classbill.give_back(p_close bigint, p_line_day date, p_for_day date)
+-- Minutes billed for p_for_day that turned out not to be there go back:
+-- first off the day's overage (credited at the day's rate), then to the
+-- packs that covered the day, the newest first (work_draws rows of that
+-- day with minutes below 0).
+CREATE FUNCTION classbill_internal.give_back(p_close bigint, p_line_day date, p_for_day date)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -309,220 +900,517 @@ BEGIN
              h.currency,
              coalesce(sum(h.net) OVER (PARTITION BY g.account, g.tier, g.mode ORDER BY h.ord
                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_me
-      FROM cb_to_give AS g
+      FROM (SELECT w.account, w.tier, w.mode, -w.minutes AS minutes FROM classbill_internal.work_draws AS w
+            WHERE w.close_id = p_close AND w.for_day = p_for_day AND w.minutes < 0) AS g
       JOIN (SELECT l.account, l.tier, l.mode, l.pack_id, max(l.item) AS item,
                    sum(l.quantity) AS net,
                    CASE WHEN l.pack_id IS NULL THEN max(l.unit_price) ELSE 0 END AS unit_price,
                    max(l.currency) AS currency,
                    -- overage first, then packs newest first
-                   CASE WHEN l.pack_id IS NULL THEN 0 ELSE 1 END AS kind,
-                   max(k.purchased_at) AS purchased_at,
                    row_number() OVER (PARTITION BY l.account, l.tier, l.mode
                                       ORDER BY CASE WHEN l.pack_id IS NULL THEN 0 ELSE 1 END,
                                                max(k.purchased_at) DESC, l.pack_id DESC) AS ord
             FROM classbill.ledger AS l
             LEFT JOIN classbill.packs AS k ON k.pack_id = l.pack_id
             WHERE l.product = 'usage' AND coalesce(l.corrects, l.day) = p_for_day
-              AND l.account IN (SELECT g2.account FROM cb_to_give AS g2)
+              AND l.account IN (SELECT w.account FROM classbill_internal.work_draws AS w
+                                WHERE w.close_id = p_close AND w.for_day = p_for_day AND w.minutes < 0)
             GROUP BY l.account, l.tier, l.mode, l.pack_id
             HAVING sum(l.quantity) > 0) AS h
         ON h.account = g.account AND h.tier = g.tier AND h.mode = g.mode) AS s) AS x
   WHERE x.back > 0
   ORDER BY x.account, x.tier, x.mode, x.ord;
 END $$;
-COMMENT ON FUNCTION classbill.give_back(bigint, date, date) IS
-  'Internal to close_day: minutes billed for a day that late data took away come back off its overage first, then to its packs, newest first';
+COMMENT ON FUNCTION classbill_internal.give_back(bigint, date, date) IS
+  'Step of a close: minutes of work_draws a day gives back come off its overage first, then go back to its packs, newest first';
 
--- Late data ------------------------------------------------------------------
-
--- Compare what is billed for closed day p_day with what the sources say
--- now, for the accounts in cb_accounts; bill the differences as
--- adjustment lines of day p_line_day (SPEC 7.2).
-CREATE FUNCTION classbill.adjust_day(p_close bigint, p_line_day date, p_day date,
-                                     p_usage boolean, p_storage boolean, p_exports boolean)
+-- A closed day's usage as it is now, for the changed rooms the close
+-- bills: the rooms' new rows, each changed group's presence, and the
+-- minutes to draw or give back (SPEC 7.2).
+CREATE FUNCTION classbill_internal.adjust_usage(p_close bigint, p_line_day date, p_for_day date)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  n integer := 0;
-  k integer;
+  n integer;
 BEGIN
-  IF p_usage THEN
-    CREATE TEMP TABLE cb_now_rooms ON COMMIT DROP AS
-    SELECT r.* FROM classbill.day_rooms(p_day) AS r
-    WHERE r.account IN (SELECT c.account FROM cb_accounts AS c
-                        JOIN classbill.closed_days AS cd ON cd.account = c.account AND cd.day = p_day);
-    CREATE TEMP TABLE cb_usage_diff ON COMMIT DROP AS
-    SELECT coalesce(nw.account, b.account) AS account, coalesce(nw.tier, b.tier) AS tier,
-           coalesce(nw.mode, b.mode) AS mode, coalesce(nw.seconds, 0) AS seconds,
-           ceil(coalesce(nw.seconds, 0) / 60)::bigint - coalesce(b.minutes, 0) AS delta
-    FROM (SELECT r.account, r.tier, r.mode, sum(r.seconds) AS seconds
-          FROM cb_now_rooms AS r GROUP BY 1, 2, 3) AS nw
-    FULL JOIN (SELECT bu.* FROM classbill.billed_usage AS bu
-               WHERE bu.day = p_day
-                 AND bu.account IN (SELECT c.account FROM cb_accounts AS c
-                                    JOIN classbill.closed_days AS cd
-                                      ON cd.account = c.account AND cd.day = p_day)) AS b
-      ON b.account = nw.account AND b.tier = nw.tier AND b.mode = nw.mode
-    WHERE coalesce(nw.seconds, 0) IS DISTINCT FROM coalesce(b.seconds, 0);
+  INSERT INTO classbill.ledger_rooms (close_id, account, day, tier, mode, room, seconds, declared_mode,
+                                      participants, room_digest)
+  SELECT p_close, coalesce(c.new_account, c.old_account), c.day, coalesce(c.new_tier, c.old_tier),
+         coalesce(c.new_mode, c.old_mode), c.room, c.new_seconds, c.declared_mode, c.participants,
+         c.room_digest
+  FROM classbill_internal.work_changes AS c
+  JOIN classbill_internal.work_processed AS p ON p.close_id = p_close AND p.room = c.room
+  WHERE c.close_id = p_close AND c.day = p_for_day;
 
+  WITH moves AS (
+    SELECT c.new_account AS account, c.new_tier AS tier, c.new_mode AS mode, c.new_seconds AS seconds
+    FROM classbill_internal.work_changes AS c
+    JOIN classbill_internal.work_processed AS p ON p.close_id = p_close AND p.room = c.room
+    WHERE c.close_id = p_close AND c.day = p_for_day AND c.new_account IS NOT NULL
+    UNION ALL
+    SELECT c.old_account, c.old_tier, c.old_mode, -c.old_seconds
+    FROM classbill_internal.work_changes AS c
+    JOIN classbill_internal.work_processed AS p ON p.close_id = p_close AND p.room = c.room
+    WHERE c.close_id = p_close AND c.day = p_for_day AND c.old_account IS NOT NULL),
+  groups AS (
+    SELECT m.account, m.tier, m.mode, sum(m.seconds) AS delta
+    FROM moves AS m GROUP BY m.account, m.tier, m.mode HAVING sum(m.seconds) <> 0),
+  now AS (
+    SELECT g.account, g.tier, g.mode, coalesce(b.seconds, 0) + g.delta AS seconds,
+           ceil((coalesce(b.seconds, 0) + g.delta) / 60)::bigint - coalesce(b.minutes, 0) AS minutes
+    FROM groups AS g
+    LEFT JOIN classbill.billed_usage AS b
+      ON b.account = g.account AND b.tier = g.tier AND b.mode = g.mode AND b.day = p_for_day),
+  kept AS (
     INSERT INTO classbill.ledger_usage (close_id, account, tier, mode, day, seconds)
-    SELECT p_close, d.account, d.tier, d.mode, p_day, d.seconds FROM cb_usage_diff AS d;
-    INSERT INTO classbill.ledger_rooms (close_id, account, day, tier, mode, room, seconds)
-    SELECT p_close, r.account, p_day, r.tier, r.mode, r.room, r.seconds
-    FROM cb_now_rooms AS r
-    WHERE EXISTS (SELECT FROM cb_usage_diff AS d
-                  WHERE d.account = r.account AND d.tier = r.tier AND d.mode = r.mode);
+    SELECT p_close, w.account, w.tier, w.mode, p_for_day, w.seconds FROM now AS w
+    RETURNING 1)
+  INSERT INTO classbill_internal.work_draws (close_id, for_day, account, tier, mode, minutes)
+  SELECT p_close, p_for_day, w.account, w.tier, w.mode, w.minutes FROM now AS w WHERE w.minutes <> 0;
+  GET DIAGNOSTICS n = ROW_COUNT;
 
-    CREATE TEMP TABLE cb_to_draw ON COMMIT DROP AS
-    SELECT d.account, d.tier, d.mode, d.delta AS minutes FROM cb_usage_diff AS d WHERE d.delta > 0;
-    PERFORM classbill.draw(p_close, p_line_day, p_day, p_day);
-    CREATE TEMP TABLE cb_to_give ON COMMIT DROP AS
-    SELECT d.account, d.tier, d.mode, -d.delta AS minutes FROM cb_usage_diff AS d WHERE d.delta < 0;
-    PERFORM classbill.give_back(p_close, p_line_day, p_day);
-    SELECT count(*) INTO k FROM cb_usage_diff WHERE delta <> 0;
-    n := n + k;
-    DROP TABLE cb_now_rooms, cb_usage_diff, cb_to_draw, cb_to_give;
-  END IF;
-
-  IF p_storage THEN
-    CREATE TEMP TABLE cb_storage_diff ON COMMIT DROP AS
-    SELECT coalesce(nw.account, b.account) AS account, coalesce(nw.marks, b.marks) AS marks,
-           coalesce(nw.byte_marks, 0) AS byte_marks,
-           coalesce(nw.byte_marks, 0) - coalesce(b.byte_marks, 0) AS delta
-    FROM (SELECT s.* FROM classbill.storage_basis(p_day, p_day + 1) AS s
-          WHERE s.account IN (SELECT c.account FROM cb_accounts AS c
-                              JOIN classbill.closed_days AS cd
-                                ON cd.account = c.account AND cd.day = p_day)) AS nw
-    FULL JOIN (SELECT bs.* FROM classbill.billed_storage AS bs
-               WHERE bs.day = p_day
-                 AND bs.account IN (SELECT c.account FROM cb_accounts AS c
-                                    JOIN classbill.closed_days AS cd
-                                      ON cd.account = c.account AND cd.day = p_day)) AS b
-      ON b.account = nw.account
-    WHERE coalesce(nw.byte_marks, 0) <> coalesce(b.byte_marks, 0);
-    INSERT INTO classbill.ledger_storage (close_id, account, day, marks, byte_marks)
-    SELECT p_close, d.account, p_day, d.marks, d.byte_marks FROM cb_storage_diff AS d;
-    INSERT INTO classbill.ledger (close_id, account, day, corrects, product, quantity, unit,
-                                  unit_price, amount, currency)
-    SELECT p_close, d.account, p_line_day, p_day, 'storage', classbill.gb_months(d.delta, d.marks),
-           'GB-month', p.price, classbill.gb_months(d.delta, d.marks) * p.price, a.currency
-    FROM cb_storage_diff AS d
-    JOIN classbill.accounts AS a ON a.account = d.account
-    CROSS JOIN LATERAL (SELECT classbill.price_on('storage', d.account, a.currency, p_day)) AS p(price)
-    ORDER BY d.account;
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n := n + k;
-    DROP TABLE cb_storage_diff;
-  END IF;
-
-  IF p_exports THEN
-    CREATE TEMP TABLE cb_export_diff ON COMMIT DROP AS
-    SELECT coalesce(nw.account, b.account) AS account, coalesce(nw.seconds, 0) AS seconds,
-           ceil(coalesce(nw.seconds, 0) / 60) - ceil(coalesce(b.seconds, 0) / 60) AS delta
-    FROM (SELECT e.* FROM classbill.export_basis(p_day, p_day + 1) AS e
-          WHERE e.account IN (SELECT c.account FROM cb_accounts AS c
-                              JOIN classbill.closed_days AS cd
-                                ON cd.account = c.account AND cd.day = p_day)) AS nw
-    FULL JOIN (SELECT be.* FROM classbill.billed_exports AS be
-               WHERE be.day = p_day
-                 AND be.account IN (SELECT c.account FROM cb_accounts AS c
-                                    JOIN classbill.closed_days AS cd
-                                      ON cd.account = c.account AND cd.day = p_day)) AS b
-      ON b.account = nw.account
-    WHERE coalesce(nw.seconds, 0) <> coalesce(b.seconds, 0);
-    INSERT INTO classbill.ledger_exports (close_id, account, day, seconds)
-    SELECT p_close, d.account, p_day, d.seconds FROM cb_export_diff AS d;
-    INSERT INTO classbill.ledger (close_id, account, day, corrects, product, quantity, unit,
-                                  unit_price, amount, currency)
-    SELECT p_close, d.account, p_line_day, p_day, 'export', d.delta, 'minute', p.price,
-           d.delta * p.price, a.currency
-    FROM cb_export_diff AS d
-    JOIN classbill.accounts AS a ON a.account = d.account
-    CROSS JOIN LATERAL (SELECT classbill.price_on('export', d.account, a.currency, p_day)) AS p(price)
-    WHERE d.delta <> 0
-    ORDER BY d.account;
-    GET DIAGNOSTICS k = ROW_COUNT;
-    n := n + k;
-    DROP TABLE cb_export_diff;
-  END IF;
+  PERFORM classbill_internal.give_back(p_close, p_line_day, p_for_day);
+  PERFORM classbill_internal.draw(p_close, p_line_day, p_for_day, p_for_day);
   RETURN n;
 END $$;
-COMMENT ON FUNCTION classbill.adjust_day(bigint, date, date, boolean, boolean, boolean) IS
-  'Internal to close_day: bill what late rows changed for a closed day as adjustment lines';
+COMMENT ON FUNCTION classbill_internal.adjust_usage(bigint, date, date) IS
+  'Step of a close: bill a closed day''s usage changes of the rooms in work_processed: their new ledger_rooms rows, the changed groups'' presence, minutes given back (overage first) and drawn (packs first); returns how many groups changed';
 
--- Closing --------------------------------------------------------------------
+-- Late packs: a pack recorded after its purchase day was closed is drawn
+-- from its purchase day on (SPEC 7.2): each closed day's overage of its
+-- tier, in date order, is covered by the packs with a balance that day,
+-- and the overage credited.
+CREATE FUNCTION classbill_internal.cover_overage(p_close bigint, p_line_day date, p_for_day date,
+                                                 p_accounts text[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tz text := classbill.billing_timezone();
+  n integer;
+BEGIN
+  WITH late AS (
+    -- account and tier of packs billed late by this close, bought by that day
+    SELECT DISTINCT l.account, l.tier FROM classbill.ledger AS l
+    JOIN classbill.packs AS k ON k.pack_id = l.pack_id
+    WHERE l.close_id = p_close AND l.product = 'pack' AND l.corrects IS NOT NULL
+      AND (k.purchased_at AT TIME ZONE tz)::date <= p_for_day AND l.account IN (SELECT unnest(p_accounts))),
+  over AS (
+    SELECT l.account, l.tier, l.mode, sum(l.quantity)::bigint AS minutes, max(l.unit_price) AS rate,
+           max(l.currency) AS currency
+    FROM classbill.ledger AS l JOIN late USING (account, tier)
+    WHERE l.product = 'usage' AND l.pack_id IS NULL AND coalesce(l.corrects, l.day) = p_for_day
+    GROUP BY l.account, l.tier, l.mode HAVING sum(l.quantity) > 0),
+  drawn AS (
+    SELECT q.account, q.tier, q.currency, d.*
+    FROM (SELECT o.account, o.tier, max(o.currency) AS currency,
+                 array_agg(ROW(p_for_day, o.mode, o.minutes, o.rate)::classbill.drawdown_use) AS uses
+          FROM over AS o GROUP BY o.account, o.tier) AS q
+    JOIN (SELECT b.account, b.tier,
+                 array_agg(ROW(b.pack_id, b.purchased_at, b.balance)::classbill.drawdown_pack) AS packs
+          FROM classbill.ledger_pack_balances AS b
+          WHERE b.balance > 0 AND b.account IN (SELECT unnest(p_accounts))
+          GROUP BY b.account, b.tier) AS pk ON pk.account = q.account AND pk.tier = q.tier
+    CROSS JOIN LATERAL classbill.drawdown(q.uses, pk.packs) WITH ORDINALITY AS d
+    WHERE d.pack_id IS NOT NULL)
+  INSERT INTO classbill.ledger (close_id, account, day, corrects, product, tier, mode, pack_id, item,
+                                quantity, unit, unit_price, amount, currency)
+  SELECT p_close, x.account, p_line_day, p_for_day, 'usage', x.tier, x.mode, x.pack_id, x.item,
+         x.quantity, 'minute', x.unit_price, x.amount, x.currency
+  FROM (SELECT dr.account, dr.tier, dr.mode, dr.pack_id, k.item, dr.minutes::numeric AS quantity,
+               0::numeric AS unit_price, 0::numeric AS amount, dr.currency, dr.ordinality, 0 AS credit
+        FROM drawn AS dr JOIN classbill.packs AS k ON k.pack_id = dr.pack_id
+        UNION ALL
+        SELECT dr.account, dr.tier, dr.mode, NULL, NULL, -dr.minutes, dr.rate, -dr.minutes * dr.rate,
+               dr.currency, dr.ordinality, 1
+        FROM drawn AS dr) AS x
+  ORDER BY x.account, x.tier, x.ordinality, x.credit;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION classbill_internal.cover_overage(bigint, date, date, text[]) IS
+  'Step of a close: a closed day''s overage of a tier with a late pack is covered by the packs with a balance that day, and credited (SPEC 7.2)';
 
--- The regular lines of day p_day for the accounts in cb_accounts.
-CREATE FUNCTION classbill.close_regular(p_close bigint, p_day date)
+-- A closed day's storage and export time as they are now, against what
+-- is billed; lines for the differences (SPEC 7.2).
+CREATE FUNCTION classbill_internal.adjust_bases(p_close bigint, p_line_day date, p_for_day date,
+                                                p_accounts text[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  n integer;
+  k integer;
+BEGIN
+  WITH nw AS (
+    SELECT (b.b).account, (b.b).marks, (b.b).byte_marks FROM classbill_internal.work_bases AS b
+    WHERE b.close_id = p_close AND (b.b).what = 'storage' AND (b.b).day = p_for_day
+      AND (b.b).account IN (SELECT unnest(p_accounts))),
+  was AS (
+    SELECT s.account, s.marks, s.byte_marks FROM classbill.billed_storage AS s
+    WHERE s.day = p_for_day AND s.account IN (SELECT unnest(p_accounts))),
+  diff AS (
+    SELECT coalesce(nw.account, was.account) AS account, coalesce(nw.marks, was.marks) AS marks,
+           coalesce(nw.byte_marks, 0) AS byte_marks
+    FROM nw FULL JOIN was USING (account)
+    WHERE coalesce(nw.byte_marks, 0) <> coalesce(was.byte_marks, 0)),
+  kept AS (
+    INSERT INTO classbill.ledger_storage (close_id, account, day, marks, byte_marks)
+    SELECT p_close, d.account, p_for_day, d.marks, d.byte_marks FROM diff AS d
+    RETURNING 1),
+  billed AS (
+    SELECT l.account, sum(l.quantity) AS quantity, sum(l.amount) AS amount FROM classbill.ledger AS l
+    WHERE l.product = 'storage' AND coalesce(l.corrects, l.day) = p_for_day
+      AND l.account IN (SELECT d.account FROM diff AS d)
+    GROUP BY l.account)
+  INSERT INTO classbill.ledger (close_id, account, day, corrects, product, quantity, unit,
+                                unit_price, amount, currency)
+  SELECT p_close, d.account, p_line_day, p_for_day, 'storage',
+         classbill.gb_months(d.byte_marks, d.marks) - coalesce(bl.quantity, 0), 'GB-month', p.price,
+         classbill_internal.storage_amount(d.byte_marks, d.marks, p.price) - coalesce(bl.amount, 0), a.currency
+  FROM diff AS d
+  JOIN classbill.accounts AS a ON a.account = d.account
+  LEFT JOIN billed AS bl ON bl.account = d.account
+  CROSS JOIN LATERAL (SELECT classbill.price_on('storage', d.account, a.currency, p_for_day)) AS p(price)
+  ORDER BY d.account;
+  GET DIAGNOSTICS n = ROW_COUNT;
+
+  WITH nw AS (
+    SELECT (b.b).account, (b.b).seconds FROM classbill_internal.work_bases AS b
+    WHERE b.close_id = p_close AND (b.b).what = 'export' AND (b.b).day = p_for_day
+      AND (b.b).account IN (SELECT unnest(p_accounts))),
+  was AS (
+    SELECT e.account, e.seconds FROM classbill.billed_exports AS e
+    WHERE e.day = p_for_day AND e.account IN (SELECT unnest(p_accounts))),
+  diff AS (
+    SELECT coalesce(nw.account, was.account) AS account, coalesce(nw.seconds, 0) AS seconds,
+           ceil(coalesce(nw.seconds, 0) / 60) - ceil(coalesce(was.seconds, 0) / 60) AS delta
+    FROM nw FULL JOIN was USING (account)
+    WHERE coalesce(nw.seconds, 0) <> coalesce(was.seconds, 0)),
+  kept AS (
+    INSERT INTO classbill.ledger_exports (close_id, account, day, seconds)
+    SELECT p_close, d.account, p_for_day, d.seconds FROM diff AS d
+    RETURNING 1)
+  INSERT INTO classbill.ledger (close_id, account, day, corrects, product, quantity, unit,
+                                unit_price, amount, currency)
+  SELECT p_close, d.account, p_line_day, p_for_day, 'export', d.delta, 'minute', p.price,
+         d.delta * p.price, a.currency
+  FROM diff AS d
+  JOIN classbill.accounts AS a ON a.account = d.account
+  CROSS JOIN LATERAL (SELECT classbill.price_on('export', d.account, a.currency, p_for_day)) AS p(price)
+  WHERE d.delta <> 0
+  ORDER BY d.account;
+  GET DIAGNOSTICS k = ROW_COUNT;
+  RETURN n + k;
+END $$;
+COMMENT ON FUNCTION classbill_internal.adjust_bases(bigint, date, date, text[]) IS
+  'Step of a close: a closed day''s storage and export time of the accounts as the sources say now, against what is billed; adjustment lines for the differences';
+
+-- The regular lines of the day for the accounts.
+CREATE FUNCTION classbill_internal.bill_day(p_close bigint, p_day date, p_accounts text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  -- usage: the rooms, the quantities, the drawdown (SPEC 1.7, 3.1, 3.2, 3.5)
+  INSERT INTO classbill.ledger_rooms (close_id, account, day, tier, mode, room, seconds, declared_mode,
+                                      participants, room_digest)
+  SELECT p_close, d.account, p_day, d.tier, d.mode, d.room, d.seconds, d.declared_mode, d.participants,
+         d.room_digest
+  FROM classbill_internal.work_room_days AS d
+  WHERE d.close_id = p_close AND d.day = p_day AND d.account IN (SELECT unnest(p_accounts));
+
+  WITH g AS (
+    SELECT d.account, d.tier, d.mode, sum(d.seconds) AS seconds
+    FROM classbill_internal.work_room_days AS d
+    WHERE d.close_id = p_close AND d.day = p_day AND d.account IN (SELECT unnest(p_accounts))
+    GROUP BY d.account, d.tier, d.mode),
+  kept AS (
+    INSERT INTO classbill.ledger_usage (close_id, account, tier, mode, day, seconds)
+    SELECT p_close, g.account, g.tier, g.mode, p_day, g.seconds FROM g
+    RETURNING 1)
+  INSERT INTO classbill_internal.work_draws (close_id, for_day, account, tier, mode, minutes)
+  SELECT p_close, p_day, g.account, g.tier, g.mode, ceil(g.seconds / 60)::bigint
+  FROM g WHERE g.seconds > 0;
+  PERFORM classbill_internal.draw(p_close, p_day, p_day, NULL);
+
+  -- packs bought that day
+  INSERT INTO classbill.ledger (close_id, account, day, product, tier, pack_id, item, quantity, unit,
+                                unit_price, amount, currency)
+  SELECT p_close, k.account, p_day, 'pack', k.tier, k.pack_id, k.item, 1, 'pack', pr.price, pr.price,
+         a.currency
+  FROM classbill.packs AS k
+  JOIN classbill.accounts AS a ON a.account = k.account
+  CROSS JOIN LATERAL (
+    SELECT pp.price FROM classbill.pack_prices AS pp
+    WHERE pp.item = k.item AND pp.currency = a.currency AND pp.valid_from <= p_day
+    ORDER BY pp.valid_from DESC LIMIT 1) AS pr
+  WHERE k.account IN (SELECT unnest(p_accounts))
+    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date = p_day
+    AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack')
+  ORDER BY k.account, k.pack_id;
+
+  -- storage and export (SPEC 4.2, 5.1)
+  INSERT INTO classbill.ledger_storage (close_id, account, day, marks, byte_marks)
+  SELECT p_close, (b.b).account, p_day, (b.b).marks, (b.b).byte_marks
+  FROM classbill_internal.work_bases AS b
+  WHERE b.close_id = p_close AND (b.b).what = 'storage' AND (b.b).day = p_day
+    AND (b.b).account IN (SELECT unnest(p_accounts));
+  INSERT INTO classbill.ledger (close_id, account, day, product, quantity, unit, unit_price, amount, currency)
+  SELECT p_close, (b.b).account, p_day, 'storage', classbill.gb_months((b.b).byte_marks, (b.b).marks),
+         'GB-month', p.price, classbill_internal.storage_amount((b.b).byte_marks, (b.b).marks, p.price),
+         a.currency
+  FROM classbill_internal.work_bases AS b
+  JOIN classbill.accounts AS a ON a.account = (b.b).account
+  CROSS JOIN LATERAL (SELECT classbill.price_on('storage', (b.b).account, a.currency, p_day)) AS p(price)
+  WHERE b.close_id = p_close AND (b.b).what = 'storage' AND (b.b).day = p_day
+    AND (b.b).account IN (SELECT unnest(p_accounts))
+  ORDER BY (b.b).account;
+
+  INSERT INTO classbill.ledger_exports (close_id, account, day, seconds)
+  SELECT p_close, (b.b).account, p_day, (b.b).seconds
+  FROM classbill_internal.work_bases AS b
+  WHERE b.close_id = p_close AND (b.b).what = 'export' AND (b.b).day = p_day
+    AND (b.b).account IN (SELECT unnest(p_accounts));
+  INSERT INTO classbill.ledger (close_id, account, day, product, quantity, unit, unit_price, amount, currency)
+  SELECT p_close, (b.b).account, p_day, 'export', ceil((b.b).seconds / 60), 'minute', p.price,
+         ceil((b.b).seconds / 60) * p.price, a.currency
+  FROM classbill_internal.work_bases AS b
+  JOIN classbill.accounts AS a ON a.account = (b.b).account
+  CROSS JOIN LATERAL (SELECT classbill.price_on('export', (b.b).account, a.currency, p_day)) AS p(price)
+  WHERE b.close_id = p_close AND (b.b).what = 'export' AND (b.b).day = p_day
+    AND (b.b).account IN (SELECT unnest(p_accounts)) AND (b.b).seconds > 0
+  ORDER BY (b.b).account;
+END $$;
+COMMENT ON FUNCTION classbill_internal.bill_day(bigint, date, text[]) IS
+  'Step of a close: the regular lines of the day for the accounts: usage of work_room_days drawn from packs, storage and export of work_bases';
+
+-- Everything a close bills for a set of accounts: packs bought, the
+-- closed days of the recheck window as they are now, the day itself.
+CREATE FUNCTION classbill_internal.bill(p_close bigint, p_day date, p_accounts text[], p_reach integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   tz text := classbill.billing_timezone();
+  y date;
 BEGIN
-  -- usage: the rooms, the quantities, the drawdown (SPEC 1.7, 3.2, 3.5)
-  CREATE TEMP TABLE cb_day_rooms ON COMMIT DROP AS
-  SELECT r.* FROM classbill.day_rooms(p_day) AS r
-  WHERE r.account IN (SELECT c.account FROM cb_accounts AS c);
-  INSERT INTO classbill.ledger_rooms (close_id, account, day, tier, mode, room, seconds)
-  SELECT p_close, r.account, p_day, r.tier, r.mode, r.room, r.seconds FROM cb_day_rooms AS r;
-  CREATE TEMP TABLE cb_to_draw ON COMMIT DROP AS
-  SELECT r.account, r.tier, r.mode, sum(r.seconds) AS seconds, ceil(sum(r.seconds) / 60)::bigint AS minutes
-  FROM cb_day_rooms AS r GROUP BY r.account, r.tier, r.mode;
-  INSERT INTO classbill.ledger_usage (close_id, account, tier, mode, day, seconds)
-  SELECT p_close, w.account, w.tier, w.mode, p_day, w.seconds FROM cb_to_draw AS w;
-  PERFORM classbill.draw(p_close, p_day, p_day, NULL);
-  DROP TABLE cb_day_rooms, cb_to_draw;
+  -- the changed rooms this close bills: every account involved closes now
+  INSERT INTO classbill_internal.work_processed (close_id, room)
+  SELECT DISTINCT p_close, c.room
+  FROM classbill_internal.work_changes AS c
+  JOIN classbill_internal.work_results AS w ON w.close_id = p_close AND (w.r).room = c.room
+  WHERE c.close_id = p_close AND c.day >= p_day - p_reach
+    AND cardinality(w.involved) > 0
+    AND NOT EXISTS (SELECT FROM unnest(w.involved) AS i(a) WHERE i.a NOT IN (SELECT unnest(p_accounts)));
 
-  -- packs bought that day
-  INSERT INTO classbill.ledger (close_id, account, day, product, tier, pack_id, item, quantity, unit,
-                                unit_price, amount, currency)
-  SELECT p_close, l.account, p_day, l.product, l.tier, l.pack_id, l.item, l.quantity, l.unit,
-         l.unit_price, l.amount, l.currency
-  FROM classbill.pack_lines(p_day, p_day + 1) AS l
-  WHERE l.account IN (SELECT c.account FROM cb_accounts AS c)
-  ORDER BY l.account, l.pack_id;
+  -- packs recorded after their purchase day was closed: billed now,
+  -- pointing at their purchase day, before the closed days are drawn again
+  INSERT INTO classbill.ledger (close_id, account, day, corrects, product, tier, pack_id, item, quantity,
+                                unit, unit_price, amount, currency)
+  SELECT p_close, k.account, p_day,
+         CASE WHEN (k.purchased_at AT TIME ZONE tz)::date < p_day THEN (k.purchased_at AT TIME ZONE tz)::date END,
+         'pack', k.tier, k.pack_id, k.item, 1, 'pack', pr.price, pr.price, a.currency
+  FROM classbill.packs AS k
+  JOIN classbill.accounts AS a ON a.account = k.account
+  CROSS JOIN LATERAL (
+    SELECT pp.price FROM classbill.pack_prices AS pp
+    WHERE pp.item = k.item AND pp.currency = a.currency
+      AND pp.valid_from <= (k.purchased_at AT TIME ZONE tz)::date
+    ORDER BY pp.valid_from DESC LIMIT 1) AS pr
+  WHERE k.account IN (SELECT unnest(p_accounts)) AND (k.purchased_at AT TIME ZONE tz)::date < p_day
+    AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack')
+  ORDER BY k.account, k.purchased_at, k.pack_id;
 
-  -- storage and export, when their sources are registered (SPEC 4.2, 5.1)
-  IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'recordings') THEN
-    CREATE TEMP TABLE cb_storage ON COMMIT DROP AS
-    SELECT s.* FROM classbill.storage_basis(p_day, p_day + 1) AS s
-    WHERE s.account IN (SELECT c.account FROM cb_accounts AS c);
-    INSERT INTO classbill.ledger_storage (close_id, account, day, marks, byte_marks)
-    SELECT p_close, s.account, p_day, s.marks, s.byte_marks FROM cb_storage AS s;
-    INSERT INTO classbill.ledger (close_id, account, day, product, quantity, unit, unit_price,
-                                  amount, currency)
-    SELECT p_close, s.account, p_day, 'storage', classbill.gb_months(s.byte_marks, s.marks),
-           'GB-month', p.price, classbill.gb_months(s.byte_marks, s.marks) * p.price, a.currency
-    FROM cb_storage AS s
-    JOIN classbill.accounts AS a ON a.account = s.account
-    CROSS JOIN LATERAL (SELECT classbill.price_on('storage', s.account, a.currency, p_day)) AS p(price)
-    ORDER BY s.account;
-    DROP TABLE cb_storage;
+  -- the closed days, in date order
+  FOR y IN
+    SELECT g::date FROM generate_series((p_day - p_reach)::timestamp, (p_day - 1)::timestamp, '1 day') AS g
+  LOOP
+    PERFORM classbill_internal.adjust_usage(p_close, p_day, y);
+    PERFORM classbill_internal.cover_overage(p_close, p_day, y, p_accounts);
+    PERFORM classbill_internal.adjust_bases(p_close, p_day, y, p_accounts);
+  END LOOP;
+
+  PERFORM classbill_internal.bill_day(p_close, p_day, p_accounts);
+END $$;
+COMMENT ON FUNCTION classbill_internal.bill(bigint, date, text[], integer) IS
+  'Step 7 of a close: for the accounts, the packs bought, the closed days of the recheck window as the sources say now (SPEC 7.2), then the day (SPEC 7.1)';
+
+-- SPEC 7.5: bill the accounts; when that fails, split them and try each
+-- half, down to the one account at fault, which is held back with the
+-- error recorded.  Returns the accounts billed.
+CREATE FUNCTION classbill_internal.bill_or_hold(p_close bigint, p_day date, p_accounts text[],
+                                                p_reach integer)
+RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  n integer := cardinality(p_accounts);
+  msg text;
+  det text;
+  state text;
+BEGIN
+  IF n = 0 THEN
+    RETURN '{}';
   END IF;
-  IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'exports') THEN
-    CREATE TEMP TABLE cb_exports ON COMMIT DROP AS
-    SELECT e.* FROM classbill.export_basis(p_day, p_day + 1) AS e
-    WHERE e.account IN (SELECT c.account FROM cb_accounts AS c);
-    INSERT INTO classbill.ledger_exports (close_id, account, day, seconds)
-    SELECT p_close, e.account, p_day, e.seconds FROM cb_exports AS e;
-    INSERT INTO classbill.ledger (close_id, account, day, product, quantity, unit, unit_price,
-                                  amount, currency)
-    SELECT p_close, e.account, p_day, 'export', ceil(e.seconds / 60), 'minute', p.price,
-           ceil(e.seconds / 60) * p.price, a.currency
-    FROM cb_exports AS e
-    JOIN classbill.accounts AS a ON a.account = e.account
-    CROSS JOIN LATERAL (SELECT classbill.price_on('export', e.account, a.currency, p_day)) AS p(price)
-    WHERE e.seconds > 0
-    ORDER BY e.account;
-    DROP TABLE cb_exports;
+  BEGIN
+    PERFORM classbill_internal.bill(p_close, p_day, p_accounts, p_reach);
+    RETURN p_accounts;
+  EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, state = RETURNED_SQLSTATE;
+  END;
+  IF n = 1 THEN
+    INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
+    VALUES (p_close, p_accounts[1], p_day, 'close', NULL, msg,
+            concat_ws(' ', nullif(det, ''), format('(SQLSTATE %s)', state)), 'held back');
+    RETURN '{}';
+  END IF;
+  RETURN classbill_internal.bill_or_hold(p_close, p_day, p_accounts[1:n / 2], p_reach)
+         || classbill_internal.bill_or_hold(p_close, p_day, p_accounts[n / 2 + 1:n], p_reach);
+END $$;
+COMMENT ON FUNCTION classbill_internal.bill_or_hold(bigint, date, text[], integer) IS
+  'Step 7 of a close, guarded: bill the accounts; on an error, bill each half apart, down to the account at fault, which is held back with the error in classbill.close_problems (SPEC 7.5); returns the accounts billed';
+
+-- Step 8: what the close leaves behind ------------------------------------------------
+
+CREATE FUNCTION classbill_internal.record_close(p_close bigint, p_day date, p_closed text[], p_lo date)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  INSERT INTO classbill.closed_days (account, day, close_id)
+  SELECT a, p_day, p_close FROM unnest(p_closed) AS a;
+
+  -- digests move forward by what was billed: the rooms of events whose
+  -- accounts all closed now, of recordings and exports whose account did
+  WITH done AS (
+    SELECT w.source, w.day, w.room, w.now, w.was
+    FROM classbill_internal.work_digests AS w
+    LEFT JOIN classbill_internal.work_results AS r ON r.close_id = p_close AND (r.r).room = w.room
+    WHERE w.close_id = p_close
+      AND CASE WHEN w.source = 'events'
+               THEN r.close_id IS NOT NULL AND (r.r).problem IS NULL
+                    AND CASE WHEN cardinality(r.involved) > 0
+                             THEN NOT EXISTS (SELECT FROM unnest(r.involved) AS i(a)
+                                              WHERE i.a NOT IN (SELECT unnest(p_closed)))
+                             -- no events now and nothing billed: nothing to bill
+                             ELSE (r.r).usage IS NULL END
+               ELSE w.account IN (SELECT unnest(p_closed)) END),
+  rooms AS (
+    INSERT INTO classbill_internal.digest_rooms AS g (source, day, room, digest, close_id)
+    SELECT d.source, d.day, d.room, d.now, p_close FROM done AS d
+    ON CONFLICT (source, day, room) DO UPDATE SET digest = EXCLUDED.digest, close_id = EXCLUDED.close_id
+    RETURNING 1),
+  days AS (
+    SELECT d.source, d.day,
+           classbill_internal.digest_minus(classbill_internal.digest_total(d.now),
+                                           classbill_internal.digest_total(d.was)) AS delta
+    FROM done AS d GROUP BY d.source, d.day)
+  INSERT INTO classbill_internal.digest_days AS g (source, day, digest, close_id)
+  SELECT x.source, x.day, x.delta, p_close FROM days AS x
+  ON CONFLICT (source, day) DO UPDATE
+    SET digest = classbill_internal.digest_plus(g.digest, EXCLUDED.digest), close_id = EXCLUDED.close_id;
+
+  -- digests of days no close looks at any more
+  DELETE FROM classbill_internal.digest_rooms WHERE day < p_lo;
+  DELETE FROM classbill_internal.digest_days WHERE day < p_lo;
+
+  -- the close's work (closes run one at a time, under the close lock)
+  TRUNCATE classbill_internal.work_digests, classbill_internal.work_rooms, classbill_internal.work_results,
+           classbill_internal.work_room_days, classbill_internal.work_changes, classbill_internal.work_bases,
+           classbill_internal.work_draws, classbill_internal.work_processed;
+END $$;
+COMMENT ON FUNCTION classbill_internal.record_close(bigint, date, text[], date) IS
+  'Step 8 of a close: the days closed, the digests moved forward by what was billed (a room of an account held back keeps its old digest, so its change is found again), digests older than the watch window dropped, the work emptied';
+
+-- Closing --------------------------------------------------------------------------------
+
+-- The first day a close of p_day must close for the accounts in scope:
+-- the day after an account's last closed day, or for an account never
+-- closed the first day a close held it back.
+CREATE FUNCTION classbill_internal.next_open_days(p_day date, p_account text)
+RETURNS TABLE (account text, day date)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT a.account,
+         coalesce((SELECT max(cd.day) + 1 FROM classbill.closed_days AS cd WHERE cd.account = a.account),
+                  (SELECT min(p.day) FROM classbill.close_problems AS p WHERE p.account = a.account),
+                  p_day)
+  FROM classbill.accounts AS a
+  WHERE p_account IS NULL OR a.account = p_account
+$$;
+COMMENT ON FUNCTION classbill_internal.next_open_days(date, text) IS
+  'Per account in scope, the first billing day a close must close for it: the day after its last closed day, or, never closed, the first day a close met a problem of it';
+
+-- Close one day for the accounts of the scope whose next open day it is.
+CREATE FUNCTION classbill_internal.close_one(p_day date, p_account text, p_asked boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  tz text := classbill.billing_timezone();
+  reach integer := classbill.recheck_days();
+  watch integer := classbill.watch_days();
+  lo date := p_day - reach - 1 - watch;
+  accounts text[];
+  held text[];
+  closed text[];
+  v_close bigint;
+  adjusted bigint;
+  lines bigint;
+BEGIN
+  SELECT array_agg(o.account ORDER BY o.account) INTO accounts
+  FROM classbill_internal.next_open_days(p_day, p_account) AS o WHERE o.day = p_day;
+  IF accounts IS NULL THEN
+    IF p_asked THEN
+      RAISE NOTICE 'billing day % is already closed%, nothing changed', p_day,
+                   CASE WHEN p_account IS NULL THEN '' ELSE format(' for account "%s"', p_account) END;
+    END IF;
+    RETURN;
+  END IF;
+
+  -- closed_by: who called, not the role the close runs as
+  INSERT INTO classbill.closes (day, billing_timezone, closed_by, recheck_days, watch_days)
+  VALUES (p_day, tz, session_user, reach, watch)
+  RETURNING closes.close_id INTO v_close;
+
+  PERFORM classbill_internal.find_changes(v_close, lo, p_day + 2);
+  PERFORM classbill_internal.pick_rooms(v_close, p_day, accounts, reach);
+  PERFORM classbill_internal.read_rooms(v_close, lo, p_day);
+  PERFORM classbill_internal.find_usage_changes(v_close, lo, p_day);
+  PERFORM classbill_internal.read_bases(v_close, p_day - reach, p_day);
+  held := classbill_internal.find_problems(v_close, p_day, accounts, reach, lo);
+  closed := classbill_internal.bill_or_hold(v_close, p_day,
+                                            ARRAY(SELECT a FROM unnest(accounts) AS a WHERE a <> ALL (held)),
+                                            reach);
+  PERFORM classbill_internal.record_close(v_close, p_day, closed, lo);
+
+  SELECT count(*), count(*) FILTER (WHERE l.corrects IS NOT NULL) INTO lines, adjusted
+  FROM classbill.ledger AS l WHERE l.close_id = v_close;
+  held := ARRAY(SELECT unnest(accounts) EXCEPT SELECT unnest(closed) ORDER BY 1);
+  IF cardinality(held) > 0 THEN
+    RAISE NOTICE 'closed billing day % for % account(s): % line(s), % of them adjustments; % account(s) held back: %',
+                 p_day, cardinality(closed), lines, adjusted, cardinality(held),
+                 array_to_string(held[1:5], ', ') || CASE WHEN cardinality(held) > 5 THEN ', ...' ELSE '' END
+      USING HINT = format('See SELECT * FROM classbill.close_problems WHERE close_id = %s; the next close tries them again.',
+                          v_close);
+  ELSE
+    RAISE NOTICE 'closed billing day % for % account(s): % line(s), % of them adjustments',
+                 p_day, cardinality(closed), lines, adjusted;
   END IF;
 END $$;
-COMMENT ON FUNCTION classbill.close_regular(bigint, date) IS
-  'Internal to close_day: the regular lines of one billing day';
+COMMENT ON FUNCTION classbill_internal.close_one(date, text, boolean) IS
+  'Close one billing day for the accounts of the scope whose next open day it is: find what changed, read and check the rooms, storage and exports, record problems, bill (holding back the accounts at fault) and record the close';
 
 CREATE PROCEDURE classbill.close_day(p_day date, p_account text DEFAULT NULL)
 LANGUAGE plpgsql
@@ -530,14 +1418,11 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   tz text := classbill.billing_timezone();
+  today date := (now() AT TIME ZONE tz)::date;
   ledger_tz text;
-  reach integer := classbill.recheck_days();
-  v_close bigint;
-  n_accounts integer;
-  n_adjusted integer := 0;
-  late record;
-  d date;
+  first date;
   later record;
+  d date;
 BEGIN
   -- A close must see what a close that ran while it waited wrote: each
   -- statement its own snapshot, taken after the lock below.
@@ -547,10 +1432,22 @@ BEGIN
       USING ERRCODE = '25001',
             HINT = 'Call it outside an explicit transaction, or in one begun with ISOLATION LEVEL READ COMMITTED.';
   END IF;
+  -- SPEC 7.4: only a day that has ended
+  IF p_day IS NULL OR NOT isfinite(p_day) THEN
+    RAISE EXCEPTION 'the billing day to close must be a date, not %', coalesce(p_day::text, 'NULL')
+      USING ERRCODE = '22023', HINT = 'CALL classbill.close_yesterday() closes the last day that ended.';
+  END IF;
+  IF p_day >= today THEN
+    RAISE EXCEPTION 'billing day % has not ended yet in billing time zone % (it is % there now)',
+                    p_day, tz, to_char(now() AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI')
+      USING ERRCODE = '22023',
+            DETAIL = 'A day is closed after it ends; rows still to come would not be billed (SPEC 7.4).',
+            HINT = 'Close yesterday or earlier: CALL classbill.close_yesterday().';
+  END IF;
 
-  -- SPEC 7.2: one close at a time; a second one waits here, then finds
-  -- the day closed and says so
-  PERFORM pg_advisory_xact_lock(hashtext('classbill.close_day'));
+  -- SPEC 7.2, 10.3: one close at a time; a second one waits here, then
+  -- finds the day closed and says so
+  LOCK TABLE classbill_internal.close_lock IN EXCLUSIVE MODE;
 
   SELECT c.billing_timezone INTO ledger_tz FROM classbill.closes AS c ORDER BY c.close_id DESC LIMIT 1;
   IF ledger_tz IS NOT NULL AND ledger_tz <> tz THEN
@@ -560,8 +1457,11 @@ BEGIN
             HINT = format('SET classbill.billing_timezone = %L before closing days.', ledger_tz);
   END IF;
   IF p_account IS NOT NULL AND NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = p_account) THEN
-    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account USING ERRCODE = '22023';
+    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account
+      USING ERRCODE = '22023', HINT = 'Name an account of classbill.accounts, or NULL for every account.';
   END IF;
+  PERFORM classbill.source('rooms');
+  PERFORM classbill.source('events');
 
   -- days close in order: a day after this one closed first is an error
   SELECT cd.account, max(cd.day) AS day INTO later FROM classbill.closed_days AS cd
@@ -574,98 +1474,16 @@ BEGIN
             HINT = 'Billing days close in date order; a late change to an earlier day is billed as an adjustment.';
   END IF;
 
-  -- days left open since an account's last close are closed first, in order
-  FOR d IN
-    SELECT g::date FROM generate_series(
-      (SELECT min(x.last) + 1
-       FROM (SELECT max(cd.day) AS last FROM classbill.closed_days AS cd
-             WHERE p_account IS NULL OR cd.account = p_account
-             GROUP BY cd.account) AS x),
-      p_day - 1, '1 day') AS g
-  LOOP
-    CALL classbill.close_day(d, p_account);
+  -- days left open (an account's days after its last close, days held
+  -- back) close first, in order, each for the accounts it is open for
+  SELECT min(o.day) INTO first FROM classbill_internal.next_open_days(p_day, p_account) AS o
+  WHERE o.day <= p_day;
+  FOR d IN SELECT g::date FROM generate_series(coalesce(first, p_day)::timestamp, p_day::timestamp, '1 day') AS g LOOP
+    PERFORM classbill_internal.close_one(d, p_account, d = p_day);
   END LOOP;
-
-  -- the accounts this day is still open for
-  CREATE TEMP TABLE cb_accounts ON COMMIT DROP AS
-  SELECT a.account FROM classbill.accounts AS a
-  WHERE (p_account IS NULL OR a.account = p_account)
-    AND NOT EXISTS (SELECT FROM classbill.closed_days AS cd WHERE cd.account = a.account AND cd.day = p_day);
-  SELECT count(*) INTO n_accounts FROM cb_accounts;
-  IF n_accounts = 0 THEN
-    RAISE NOTICE 'billing day % is already closed%, nothing changed', p_day,
-                 CASE WHEN p_account IS NULL THEN '' ELSE format(' for account "%s"', p_account) END;
-    DROP TABLE cb_accounts;
-    RETURN;
-  END IF;
-
-  -- closed_by: who called, not the role the close runs as
-  INSERT INTO classbill.closes (day, billing_timezone, closed_by) VALUES (p_day, tz, session_user)
-  RETURNING closes.close_id INTO v_close;
-
-  -- 1. what the sources hold now, over the days a close may look at;
-  --    read before anything is computed, so a row that arrives during
-  --    the close is at worst seen twice, never missed
-  CREATE TEMP TABLE cb_fingerprints ON COMMIT DROP AS
-  SELECT s.source, f.day, f.rows, f.checksum
-  FROM unnest(ARRAY['events', 'recordings', 'exports']) AS s(source),
-       LATERAL classbill.source_fingerprints(s.source, p_day - reach - 1, p_day + 2) AS f;
-
-  -- 2. late rows: days whose rows differ from what the accounts' last
-  --    close read, and the closed days they can change
-  FOR late IN
-    WITH last_close AS (
-      SELECT DISTINCT (SELECT max(cd.close_id) FROM classbill.closed_days AS cd
-                       WHERE cd.account = c.account) AS close_id
-      FROM cb_accounts AS c),
-    seen AS (
-      SELECT DISTINCT ON (lc.close_id, f.source, f.day) lc.close_id, f.source, f.day, f.rows, f.checksum
-      FROM last_close AS lc
-      JOIN classbill.ledger_fingerprints AS f ON f.close_id <= lc.close_id
-      WHERE f.day >= p_day - reach - 1 AND f.day <= p_day + 1
-      ORDER BY lc.close_id, f.source, f.day, f.close_id DESC),
-    now_seen AS (
-      SELECT lc.close_id, nw.source, nw.day, nw.rows, nw.checksum
-      FROM last_close AS lc CROSS JOIN cb_fingerprints AS nw
-      WHERE lc.close_id IS NOT NULL),
-    changed AS (
-      SELECT coalesce(nw.source, s.source) AS source, coalesce(nw.day, s.day) AS day
-      FROM now_seen AS nw
-      FULL JOIN seen AS s ON s.close_id = nw.close_id AND s.source = nw.source AND s.day = nw.day
-      WHERE nw.rows IS DISTINCT FROM s.rows OR nw.checksum IS DISTINCT FROM s.checksum)
-    SELECT dd.day,
-           bool_or(ch.source = 'events') AS usage,
-           bool_or(ch.source = 'recordings') AS storage,
-           bool_or(ch.source = 'exports') AS exports
-    FROM changed AS ch
-    CROSS JOIN LATERAL (
-      SELECT x::date AS day FROM generate_series(
-        CASE ch.source WHEN 'events' THEN ch.day - 1 ELSE ch.day END,
-        CASE ch.source WHEN 'events' THEN ch.day + 1 WHEN 'recordings' THEN p_day - 1 ELSE ch.day END,
-        '1 day') AS x) AS dd
-    WHERE dd.day < p_day AND dd.day >= p_day - reach
-    GROUP BY dd.day
-    ORDER BY dd.day
-  LOOP
-    n_adjusted := n_adjusted + classbill.adjust_day(v_close, p_day, late.day,
-                                                    late.usage, late.storage, late.exports);
-  END LOOP;
-
-  -- 3. the day itself
-  PERFORM classbill.close_regular(v_close, p_day);
-
-  INSERT INTO classbill.ledger_fingerprints (close_id, source, day, rows, checksum)
-  SELECT v_close, f.source, f.day, f.rows, f.checksum FROM cb_fingerprints AS f;
-  INSERT INTO classbill.closed_days (account, day, close_id)
-  SELECT c.account, p_day, v_close FROM cb_accounts AS c;
-
-  RAISE NOTICE 'closed billing day % for % account(s): % line(s), % adjusted',
-               p_day, n_accounts,
-               (SELECT count(*) FROM classbill.ledger AS l WHERE l.close_id = v_close), n_adjusted;
-  DROP TABLE cb_accounts, cb_fingerprints;
 END $$;
 COMMENT ON PROCEDURE classbill.close_day(date, text) IS
-  'Close a billing day for every account (or one): bill late rows of recently closed days as adjustments, then write the day''s usage, pack, storage and export lines to the ledger (SPEC 7). Safe to repeat and to run twice at once; all or nothing; days left open before it are closed first';
+  'Close a billing day that has ended for every account (or one): bill changes to the closed days of the recheck window as adjustments, then the day''s usage, pack, storage and export lines (SPEC 7). Safe to repeat and to run twice at once; all or nothing; days left open before it close first; an account whose rows cannot be billed is held back alone and recorded in classbill.close_problems (SPEC 7.5)';
 
 CREATE PROCEDURE classbill.close_yesterday()
 LANGUAGE plpgsql

@@ -63,10 +63,84 @@ AS $$ SELECT round(amount, classbill.minor_unit(currency)) $$;
 COMMENT ON FUNCTION classbill.round_money(numeric, text) IS
   'Round an exact amount once to the currency''s minor unit, half away from zero (SPEC 6.1)';
 
+-- Checking what users fill in ------------------------------------------------
+--
+-- Every row written to the tables below passes a trigger that names the
+-- table, the row and the bad value in its error, with a hint saying what
+-- to do; the CHECK constraints behind them stop whatever a trigger
+-- cannot see (a bulk load with triggers disabled).
+
+-- A row of a table, for an error's detail: its key columns as key=value.
+CREATE FUNCTION classbill_internal.describe(p_table text, p_row jsonb, p_keys text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format('Row of classbill.%s: %s.', p_table,
+                string_agg(format('%s=%s', k, coalesce(p_row ->> k, 'NULL')), ', ' ORDER BY o))
+  FROM unnest(p_keys) WITH ORDINALITY AS x(k, o)
+$$;
+COMMENT ON FUNCTION classbill_internal.describe(text, jsonb, text[]) IS
+  'A row for an error message: the table and the named columns as key=value';
+
+-- A price or rate: a finite number of at most six decimals, not negative
+-- (SPEC 3.3, 6.1).
+CREATE FUNCTION classbill_internal.check_price(p_price numeric, p_table text, p_row jsonb,
+                                               p_keys text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_price IS NULL OR p_price = 'NaN' OR p_price IN ('Infinity', '-Infinity')
+     OR p_price < 0 OR scale(p_price) > 6 THEN
+    RAISE EXCEPTION 'price % is not an amount classbill can bill', coalesce(p_price::text, 'NULL')
+      USING ERRCODE = '22023',
+            DETAIL = classbill_internal.describe(p_table, p_row, p_keys),
+            HINT = 'A price is a finite number, 0 or more, with at most six decimals (SPEC 3.3, 6.1).';
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.check_price(numeric, text, jsonb, text[]) IS
+  'Refuse a price that is NULL, NaN, infinite, negative or has more than six decimals, naming the row';
+
+CREATE FUNCTION classbill_internal.check_day(p_day date, p_column text, p_table text, p_row jsonb,
+                                             p_keys text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_day IS NULL OR NOT isfinite(p_day) THEN
+    RAISE EXCEPTION '% % is not a billing day', p_column, coalesce(p_day::text, 'NULL')
+      USING ERRCODE = '22023',
+            DETAIL = classbill_internal.describe(p_table, p_row, p_keys),
+            HINT = 'Give a finite date.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.check_day(date, text, text, jsonb, text[]) IS
+  'Refuse a NULL or infinite date, naming the column and the row';
+
+-- Has an account anything billed or to bill: stored quantities, packs,
+-- closed days?  Then its currency and its name are fixed (SPEC 6.1).
+CREATE FUNCTION classbill_internal.account_in_use(p_account text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE
+    WHEN EXISTS (SELECT FROM classbill.closed_days AS c WHERE c.account = p_account) THEN 'closed days in the ledger'
+    WHEN EXISTS (SELECT FROM classbill.ledger AS l WHERE l.account = p_account) THEN 'ledger lines'
+    WHEN EXISTS (SELECT FROM classbill.packs AS k WHERE k.account = p_account) THEN 'packs'
+    WHEN EXISTS (SELECT FROM classbill.usage_days AS u WHERE u.account = p_account) THEN 'stored usage'
+  END
+$$;
+COMMENT ON FUNCTION classbill_internal.account_in_use(text) IS
+  'What an account already has (closed days, ledger lines, packs, stored usage), or NULL: what fixes its currency';
+
 -- Accounts -------------------------------------------------------------
 
 CREATE TABLE classbill.accounts (
-  account  text PRIMARY KEY,
+  account  text PRIMARY KEY CHECK (account <> '' AND account = btrim(account)),
   plan     classbill.plan NOT NULL,
   currency text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
   name     text
@@ -82,8 +156,8 @@ CREATE TABLE classbill.rates (
   mode       classbill.mode,
   tier       classbill.tier,
   currency   text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
-  valid_from date NOT NULL,
-  price      numeric NOT NULL CHECK (price >= 0 AND scale(price) <= 6),
+  valid_from date NOT NULL CHECK (isfinite(valid_from)),
+  price      numeric NOT NULL CHECK (price >= 0 AND price < 'Infinity' AND scale(price) <= 6),
   note       text,
   CONSTRAINT rates_key CHECK ((product = 'usage') = (mode IS NOT NULL AND tier IS NOT NULL)
                               AND (product = 'usage' OR (mode IS NULL AND tier IS NULL))),
@@ -128,20 +202,20 @@ COMMENT ON FUNCTION classbill.missing_rate(text, classbill.product, classbill.mo
 -- Packs (SPEC 3.4) -------------------------------------------------------
 
 CREATE TABLE classbill.pack_items (
-  item    text PRIMARY KEY,
+  item    text PRIMARY KEY CHECK (item <> ''),
   tier    classbill.tier NOT NULL,
   minutes bigint NOT NULL CHECK (minutes > 0),
   UNIQUE (item, tier)
 );
 COMMENT ON TABLE classbill.pack_items IS
-  'The pack catalog: prepaid packs per tier (the product sells 120,000 and 240,000 minutes); they never expire';
+  'The pack catalog: prepaid packs per tier (the product sells 120,000 and 240,000 minutes); they never expire. An item''s tier and minutes are fixed once a pack of it exists (SPEC 8.4)';
 SELECT pg_catalog.pg_extension_config_dump('classbill.pack_items', '');
 
 CREATE TABLE classbill.pack_prices (
-  item       text NOT NULL REFERENCES classbill.pack_items ON UPDATE CASCADE,
+  item       text NOT NULL REFERENCES classbill.pack_items,
   currency   text NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
-  valid_from date NOT NULL,
-  price      numeric NOT NULL CHECK (price >= 0 AND scale(price) <= 6),
+  valid_from date NOT NULL CHECK (isfinite(valid_from)),
+  price      numeric NOT NULL CHECK (price >= 0 AND price < 'Infinity' AND scale(price) <= 6),
   PRIMARY KEY (item, currency, valid_from)
 );
 COMMENT ON TABLE classbill.pack_prices IS
@@ -150,31 +224,32 @@ SELECT pg_catalog.pg_extension_config_dump('classbill.pack_prices', '');
 
 CREATE TABLE classbill.packs (
   pack_id      bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-  account      text NOT NULL REFERENCES classbill.accounts ON UPDATE CASCADE,
+  account      text NOT NULL REFERENCES classbill.accounts,
   tier         classbill.tier NOT NULL,
   item         text NOT NULL,
   purchased_at timestamptz NOT NULL CHECK (isfinite(purchased_at)),
-  FOREIGN KEY (item, tier) REFERENCES classbill.pack_items (item, tier) ON UPDATE CASCADE
+  FOREIGN KEY (item, tier) REFERENCES classbill.pack_items (item, tier)
 );
 CREATE INDEX ON classbill.packs (account, tier, purchased_at, pack_id);
 COMMENT ON TABLE classbill.packs IS
-  'Packs bought: each covers its tier''s usage from 00:00 of its purchase day in the billing time zone (SPEC 3.5)';
+  'Packs bought: each covers its tier''s usage from 00:00 of its purchase day in the billing time zone (SPEC 3.5). A pack billed or drawn from is fixed';
 SELECT pg_catalog.pg_extension_config_dump('classbill.packs', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.packs_pack_id_seq', '');
 
 -- Daily quantities (SPEC 1.7, 3.1) --------------------------------------
 
 CREATE TABLE classbill.usage_days (
-  account text NOT NULL REFERENCES classbill.accounts ON UPDATE CASCADE,
+  account text NOT NULL REFERENCES classbill.accounts,
   tier    classbill.tier NOT NULL,
   mode    classbill.mode NOT NULL,
-  day     date NOT NULL,
-  seconds numeric NOT NULL CHECK (seconds >= 0 AND scale(seconds) <= 6),
+  day     date NOT NULL CHECK (isfinite(day)),
+  seconds numeric NOT NULL CHECK (seconds >= 0 AND seconds < 'Infinity' AND scale(seconds) <= 6),
   minutes bigint GENERATED ALWAYS AS (ceil(seconds / 60)) STORED,
-  PRIMARY KEY (account, tier, mode, day)
+  PRIMARY KEY (account, tier, mode, day),
+  billing_timezone text NOT NULL DEFAULT classbill.billing_timezone()
 );
 COMMENT ON TABLE classbill.usage_days IS
-  'Presence per account, tier, mode and billing day, exact to the microsecond; minutes = the day''s seconds rounded up (SPEC 1.7). Filled by classbill.store_usage_days or by hand';
+  'Presence per account, tier, mode and billing day, exact to the microsecond; minutes = the day''s seconds rounded up (SPEC 1.7), in the billing time zone of billing_timezone. Filled by classbill.store_usage_days or by hand';
 SELECT pg_catalog.pg_extension_config_dump('classbill.usage_days', '');
 
 CREATE FUNCTION classbill.room_mode(declared classbill.mode, usage classbill.usage)
@@ -186,7 +261,17 @@ AS $$
                            ELSE '1vn'::classbill.mode END)
 $$;
 COMMENT ON FUNCTION classbill.room_mode(classbill.mode, classbill.usage) IS
-  'A room''s mode: the declared one, or 1v1 when at most 2 distinct participants took part, else 1vn (SPEC 3.1)';
+  'The mode of a whole usage value: the declared one, or 1v1 when at most 2 distinct participants took part in it, else 1vn. Billing infers the mode per billing day instead (classbill.day_mode, SPEC 3.1)';
+
+CREATE FUNCTION classbill.day_mode(declared classbill.mode, participants integer)
+RETURNS classbill.mode
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT coalesce($1, CASE WHEN $2 <= 2 THEN '1v1'::classbill.mode ELSE '1vn'::classbill.mode END)
+$$;
+COMMENT ON FUNCTION classbill.day_mode(classbill.mode, integer) IS
+  'SPEC 3.1: a room''s mode on a billing day: the declared one, or 1v1 when at most 2 distinct participants were present that day, else 1vn';
 
 -- Drawdown (SPEC 3.5) ---------------------------------------------------
 
@@ -371,26 +456,3 @@ AS $$
 $$;
 COMMENT ON FUNCTION classbill.pack_forecast(date, integer, text) IS
   'When each account''s packs of each tier run out if the last p_window days'' average daily minutes go on (NULL when nothing was used)';
-
--- SPEC 6.1: one account bills in one currency.  Every price is looked up
--- in the account's currency, so lines cannot mix; what could mix them is
--- changing the currency of an account that already has usage or packs.
-CREATE FUNCTION classbill.keep_account_currency() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF NEW.currency IS DISTINCT FROM OLD.currency
-     AND (EXISTS (SELECT FROM classbill.usage_days AS u WHERE u.account = OLD.account)
-          OR EXISTS (SELECT FROM classbill.packs AS k WHERE k.account = OLD.account)) THEN
-    RAISE EXCEPTION 'account "%" already bills in %; it cannot change to %',
-                    OLD.account, OLD.currency, NEW.currency
-      USING ERRCODE = '22023',
-            DETAIL = 'Mixing currencies in one account is an error (SPEC 6.1).',
-            HINT = 'Open a new account for the new currency.';
-  END IF;
-  RETURN NEW;
-END $$;
-
-CREATE TRIGGER keep_currency BEFORE UPDATE OF currency ON classbill.accounts
-FOR EACH ROW EXECUTE FUNCTION classbill.keep_account_currency();

@@ -160,11 +160,172 @@ BEGIN
           HINT = 'Every room with events needs its account, mode and resolution; nothing is billed to no one.';
 END $$;
 COMMENT ON FUNCTION classbill.missing_room(text) IS
-  'Raises the error for events of a room the rooms source does not know';
+  'Raises the error for events of a room the rooms source does not know (kept for 1.1 callers)';
+
+-- Arguments -------------------------------------------------------------------
+
+CREATE FUNCTION classbill_internal.check_period(p_from date, p_to date)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_from IS NULL OR p_to IS NULL OR NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from >= p_to THEN
+    RAISE EXCEPTION 'the period [%, %) is not a range of billing days',
+                    coalesce(p_from::text, 'NULL'), coalesce(p_to::text, 'NULL')
+      USING ERRCODE = '22023',
+            HINT = 'Give the first day and the day after the last, the first before the second: [''2026-11-01'', ''2026-12-01'') is November.';
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.check_period(date, date) IS
+  'Refuse a period of billing days that is NULL, infinite, empty or reversed';
+
+-- Reading the sources -----------------------------------------------------------
+--
+-- What a room bills comes from two sources: its event rows, all of them,
+-- and its one row in the rooms source.  classbill_internal.room_results
+-- reads both for a set of rooms and checks them as it goes: every event
+-- row through classbill_internal.event_problem (the checks room_usage
+-- makes, SPEC 8.1), every room for exactly one rooms row with a known
+-- account, a picture size and a mode classbill knows (SPEC 8.2).  A room
+-- with a problem comes back with the problem instead of a usage: the
+-- report functions raise it as an error naming the room, the account and
+-- the source; a close holds the account back and records it (SPEC 7.5).
+
+CREATE TYPE classbill_internal.room_result AS (
+  room          text,
+  account       text,
+  accounts      text[],
+  tier          classbill.tier,
+  declared_mode classbill.mode,
+  usage         classbill.usage,
+  source        text,
+  problem       text,
+  detail        text,
+  room_digest   bytea
+);
+COMMENT ON TYPE classbill_internal.room_result IS
+  'A room as the sources give it: its account (all of them when it is listed more than once), tier, declared mode and usage, or the first problem found in its rows (source, problem, detail); room_digest fingerprints its rooms rows';
+
+-- p_which selects the rooms: a condition on the events source, alias x,
+-- with $1, $2 the instants of a period and $3 a close.
+CREATE FUNCTION classbill_internal.room_results(p_which text, p_from timestamptz, p_to timestamptz,
+                                                p_close bigint, p_zone text)
+RETURNS SETOF classbill_internal.room_result
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN QUERY EXECUTE format($q$
+    WITH u AS MATERIALIZED (
+      SELECT e.room,
+             classbill.in_zone(classbill.room_usage(e.participant, e.event, e.at)
+                                 FILTER (WHERE e.problem IS NULL), $4) AS usage,
+             count(*) FILTER (WHERE e.problem IS NOT NULL) AS bad,
+             min(e.problem) AS problem
+      FROM (SELECT x.room, x.participant::text AS participant, x.event::text AS event, x.at,
+                   classbill_internal.event_problem(x.participant::text, x.event::text, x.at) AS problem
+            FROM %1$s AS x WHERE %3$s) AS e
+      GROUP BY e.room),
+    r AS (
+      SELECT u.room, count(y.room) AS n,
+             array_agg(DISTINCT y.account::text) FILTER (WHERE y.account IS NOT NULL) AS accounts,
+             min(y.account::text) AS account,
+             bool_or(y.account IS NULL) FILTER (WHERE y.room IS NOT NULL) AS no_account,
+             min(y.mode::text) AS mode,
+             min(y.width::bigint) AS width, min(y.height::bigint) AS height,
+             classbill_internal.digest_total(
+               classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint)) AS dg
+      FROM u LEFT JOIN %2$s AS y ON y.room = u.room
+      GROUP BY u.room)
+    SELECT u.room::text, r.account, r.accounts,
+           CASE WHEN r.width BETWEEN 1 AND 2147483647 AND r.height BETWEEN 1 AND 2147483647
+                THEN classbill.tier(r.width::integer, r.height::integer) END,
+           CASE WHEN r.mode IN ('1v1', '1vn') THEN r.mode::classbill.mode END,
+           CASE WHEN p.problem IS NULL THEN u.usage END,
+           p.source, p.problem, p.detail, r.dg
+    FROM u JOIN r USING (room)
+    CROSS JOIN LATERAL (
+      SELECT * FROM (VALUES
+        (1, 'rooms', CASE WHEN r.n = 0 THEN 'room has events but no row in the rooms source' END,
+         'Every room with events needs its account, mode and resolution; nothing is billed to no one.'),
+        (2, 'rooms', CASE WHEN r.n > 1 THEN format('room is listed %%s times in the rooms source', r.n) END,
+         format('Accounts: %%s. A room has exactly one row: it is billed once, to one account (SPEC 8.2).',
+                array_to_string(r.accounts, ', '))),
+        (3, 'rooms', CASE WHEN r.no_account THEN 'room has no account in the rooms source' END,
+         'Give the room the account (application id) it is billed to.'),
+        (4, 'rooms', CASE WHEN r.n = 1 AND NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = r.account)
+                          THEN format('account "%%s" of the room is not in classbill.accounts', r.account) END,
+         'Add the account with its plan and currency; its days are closed from the first one held back.'),
+        (5, 'rooms', CASE WHEN r.n = 1 AND NOT (r.width BETWEEN 1 AND 2147483647 AND r.height BETWEEN 1 AND 2147483647)
+                          THEN format('resolution %%sx%%s of the room is not a picture size',
+                                      coalesce(r.width::text, 'NULL'), coalesce(r.height::text, 'NULL')) END,
+         'Width and height are positive numbers of pixels (SPEC 2.1).'),
+        (6, 'rooms', CASE WHEN r.n = 1 AND r.mode IS NOT NULL AND r.mode NOT IN ('1v1', '1vn')
+                          THEN format('mode "%%s" of the room is neither 1v1 nor 1vn', r.mode) END,
+         'Declare 1v1 or 1vn, or leave mode NULL to infer it per billing day (SPEC 3.1).'),
+        (7, 'events', CASE WHEN u.bad > 0 THEN u.problem END,
+         format('%%s bad event row(s) in the room; the first named here (SPEC 8.1).', u.bad))
+      ) AS c(ord, source, problem, detail)
+      WHERE c.problem IS NOT NULL
+      UNION ALL SELECT 99, NULL, NULL, NULL
+      ORDER BY 1 LIMIT 1) AS p
+    $q$, classbill.source('events'), classbill.source('rooms'), p_which)
+  USING p_from, p_to, p_close, p_zone;
+END $$;
+COMMENT ON FUNCTION classbill_internal.room_results(text, timestamptz, timestamptz, bigint, text) IS
+  'Usage, account, tier and declared mode of the rooms the condition selects, from all their events, each room checked (SPEC 8.1, 8.2): a room with a problem comes back with the problem instead of its usage';
+
+-- The condition of room_results for rooms with an event in [$1, $2).
+-- Events on foreign tables (shards through postgres_fdw): the rooms are
+-- listed first and the list goes into the query as one constant, so that
+-- every shard runs room_usage on its own rows.  PostgreSQL 15 does not
+-- send the semi-join of one server to the shards.
+CREATE FUNCTION classbill_internal.rooms_with_events(p_from timestamptz, p_to timestamptz)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  events regclass := classbill.source('events');
+  room_type text;
+  rooms text;
+BEGIN
+  IF EXISTS (SELECT FROM pg_partition_tree(events) AS t
+             JOIN pg_class AS c ON c.oid = t.relid WHERE c.relkind = 'f') THEN
+    SELECT format_type(a.atttypid, a.atttypmod) INTO room_type
+    FROM pg_attribute AS a WHERE a.attrelid = events AND a.attname = 'room';
+    EXECUTE format('SELECT array_agg(DISTINCT a.room)::text FROM %s AS a WHERE a.at >= $1 AND a.at < $2', events)
+      INTO rooms USING p_from, p_to;
+    RETURN format('x.room = ANY (%L::%s[])', coalesce(rooms, '{}'), room_type);
+  END IF;
+  RETURN format('x.room IN (SELECT a.room FROM %s AS a WHERE a.at >= $1 AND a.at < $2)', events);
+END $$;
+COMMENT ON FUNCTION classbill_internal.rooms_with_events(timestamptz, timestamptz) IS
+  'The condition on the events source (alias x) selecting rooms with an event in [$1, $2); on foreign tables, the rooms as a list';
+
+-- The error a report raises for a room's problem.
+CREATE FUNCTION classbill_internal.room_error(p_room text, p_accounts text[], p_source text,
+                                              p_problem text, p_detail text)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RAISE EXCEPTION 'room %, account %: %', p_room,
+                  coalesce(array_to_string(p_accounts, ', '), 'unknown'), p_problem
+    USING ERRCODE = CASE p_source WHEN 'events' THEN '22023' ELSE '23503' END,
+          DETAIL = format('In the %s source %s. %s', p_source, classbill.source(p_source), p_detail),
+          HINT = 'Correct the source rows; a close holds back only the account at fault and records why in classbill.close_problems.';
+END $$;
+COMMENT ON FUNCTION classbill_internal.room_error(text, text[], text, text, text) IS
+  'Raises the error for a room whose rows have a problem, naming the room, its account(s), the source and the problem';
+
+-- Rooms and their days --------------------------------------------------------------
 
 -- Every room with an event in the billing days [p_from, p_to), with its
 -- usage from all its events (a room's sessions may start earlier or end
--- later than the window).
+-- later than the period).
 CREATE FUNCTION classbill.room_values(p_from date, p_to date)
 RETURNS TABLE (room text, account text, tier classbill.tier, declared_mode classbill.mode,
                mode classbill.mode, usage classbill.usage)
@@ -172,40 +333,37 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  events regclass := classbill.source('events');
-  which text := format('IN (SELECT a.room FROM %s AS a WHERE a.at >= $1 AND a.at < $2)', events);
-  room_type text;
-  rooms text;
+  t1 timestamptz;
+  t2 timestamptz;
 BEGIN
-  -- Events on foreign tables (shards through postgres_fdw): the rooms
-  -- are listed first and the list goes into the query as one constant,
-  -- so that every shard runs room_usage on its own rows.  PostgreSQL 15
-  -- does not send the semi-join of one server to the shards.
-  IF EXISTS (SELECT FROM pg_partition_tree(events) AS t
-             JOIN pg_class AS c ON c.oid = t.relid WHERE c.relkind = 'f') THEN
-    SELECT format_type(a.atttypid, a.atttypmod) INTO room_type
-    FROM pg_attribute AS a WHERE a.attrelid = events AND a.attname = 'room';
-    EXECUTE format('SELECT array_agg(DISTINCT a.room)::text FROM %s AS a WHERE a.at >= $1 AND a.at < $2', events)
-      INTO rooms USING classbill.day_start(p_from), classbill.day_start(p_to);
-    which := format('= ANY (%L::%s[])', coalesce(rooms, '{}'), room_type);
-  END IF;
-  RETURN QUERY EXECUTE format($q$
-    SELECT u.room::text,
-           CASE WHEN r.room IS NULL THEN classbill.missing_room(u.room::text) ELSE r.account::text END,
-           classbill.tier(r.width::integer, r.height::integer),
-           r.mode::text::classbill.mode,
-           classbill.room_mode(r.mode::text::classbill.mode, u.usage),
-           u.usage
-    FROM (SELECT e.room, classbill.in_billing_zone(classbill.room_usage(e.participant::text, e.event::text, e.at)) AS usage
-          FROM %1$s AS e
-          WHERE e.room %3$s
-          GROUP BY e.room) AS u
-    LEFT JOIN %2$s AS r ON r.room = u.room
-    $q$, events, classbill.source('rooms'), which)
-  USING classbill.day_start(p_from), classbill.day_start(p_to);
+  PERFORM classbill_internal.check_period(p_from, p_to);
+  t1 := classbill.day_start(p_from);
+  t2 := classbill.day_start(p_to);
+  RETURN QUERY
+  SELECT r.room,
+         CASE WHEN r.problem IS NULL THEN r.account
+              ELSE classbill_internal.room_error(r.room, r.accounts, r.source, r.problem, r.detail) END,
+         r.tier, r.declared_mode, classbill.room_mode(r.declared_mode, r.usage), r.usage
+  FROM classbill_internal.room_results(classbill_internal.rooms_with_events(t1, t2), t1, t2, NULL,
+                                       classbill.billing_timezone()) AS r;
 END $$;
 COMMENT ON FUNCTION classbill.room_values(date, date) IS
-  'Usage of every room with an event in the billing days [from, to), from all of its events, with its account, tier and mode (declared, or inferred by SPEC 3.1)';
+  'Usage of every room with an event in the billing days [from, to), from all of its events, with its account, tier, declared mode and the mode of the whole value; a room whose rows have a problem is an error naming it (SPEC 8.1, 8.2). Billing infers modes per day: classbill.room_days';
+
+CREATE FUNCTION classbill.room_days(p_from date, p_to date)
+RETURNS TABLE (room text, account text, tier classbill.tier, declared_mode classbill.mode,
+               mode classbill.mode, day date, seconds numeric, minutes bigint, participants integer)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT v.room, v.account, v.tier, v.declared_mode,
+         classbill.day_mode(v.declared_mode, d.participants), d.day, d.seconds, d.minutes, d.participants
+  FROM classbill.room_values(p_from, p_to) AS v,
+       classbill.daily_detail(v.usage) AS d
+  WHERE d.day >= p_from AND d.day < p_to
+$$;
+COMMENT ON FUNCTION classbill.room_days(date, date) IS
+  'Per room with events in the billing days [from, to) and per day of the period with presence: its seconds, minutes, participants present and the mode it bills under that day (declared, or inferred from that day alone, SPEC 3.1)';
 
 CREATE FUNCTION classbill.billable_days(p_from date, p_to date)
 RETURNS TABLE (account text, tier classbill.tier, mode classbill.mode, day date,
@@ -213,16 +371,13 @@ RETURNS TABLE (account text, tier classbill.tier, mode classbill.mode, day date,
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT g.account, g.tier, g.mode, d.day, d.seconds, d.minutes
-  FROM (SELECT v.account, v.tier, v.mode, classbill.rollup(v.usage) AS usage
-        FROM classbill.room_values(p_from, p_to) AS v
-        GROUP BY v.account, v.tier, v.mode) AS g,
-       classbill.daily(g.usage) AS d
-  WHERE d.day >= p_from AND d.day < p_to
+  SELECT r.account, r.tier, r.mode, r.day, sum(r.seconds), ceil(sum(r.seconds) / 60)::bigint
+  FROM classbill.room_days(p_from, p_to) AS r
+  GROUP BY r.account, r.tier, r.mode, r.day
   ORDER BY 1, 2, 3, 4
 $$;
 COMMENT ON FUNCTION classbill.billable_days(date, date) IS
-  'Billable minutes per account, tier, mode and billing day of [from, to): each group''s presence rolled up and rounded up per day (SPEC 1.7, 3.1)';
+  'Billable minutes per account, tier, mode and billing day of [from, to): the presence of the group''s rooms that day summed and rounded up once (SPEC 1.7), each room in the mode of that day (SPEC 3.1)';
 
 CREATE FUNCTION classbill.store_usage_days(p_from date, p_to date)
 RETURNS bigint
@@ -230,26 +385,32 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  unknown text;
+  tz text := classbill.billing_timezone();
+  other record;
   n bigint;
 BEGIN
-  CREATE TEMP TABLE classbill_billable ON COMMIT DROP AS
-  SELECT * FROM classbill.billable_days(p_from, p_to);
-  SELECT b.account INTO unknown FROM classbill_billable AS b
-  WHERE NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = b.account) LIMIT 1;
+  PERFORM classbill_internal.check_period(p_from, p_to);
+  -- SPEC 8.3: days stored under another zone are not replaced
+  SELECT u.billing_timezone, min(u.day) AS first, max(u.day) AS last, count(*) AS rows INTO other
+  FROM classbill.usage_days AS u
+  WHERE u.day >= p_from AND u.day < p_to AND u.billing_timezone <> tz
+  GROUP BY u.billing_timezone LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION 'account "%" has usage but is not in classbill.accounts', unknown
-      USING ERRCODE = '23503', HINT = 'Add the account with its plan and currency.';
+    RAISE EXCEPTION 'classbill.usage_days holds % row(s) of % to % stored in billing time zone %, not %',
+                    other.rows, other.first, other.last, other.billing_timezone, tz
+      USING ERRCODE = '22023',
+            DETAIL = 'Their days are calendar days of another zone; replacing them would move minutes between days (SPEC 8.3).',
+            HINT = format('SET classbill.billing_timezone = %L, or delete those rows first if the zone really changed.',
+                          other.billing_timezone);
   END IF;
   DELETE FROM classbill.usage_days AS u WHERE u.day >= p_from AND u.day < p_to;
-  INSERT INTO classbill.usage_days (account, tier, mode, day, seconds)
-  SELECT b.account, b.tier, b.mode, b.day, b.seconds FROM classbill_billable AS b;
+  INSERT INTO classbill.usage_days (account, tier, mode, day, seconds, billing_timezone)
+  SELECT b.account, b.tier, b.mode, b.day, b.seconds, tz FROM classbill.billable_days(p_from, p_to) AS b;
   GET DIAGNOSTICS n = ROW_COUNT;
-  DROP TABLE classbill_billable;
   RETURN n;
 END $$;
 COMMENT ON FUNCTION classbill.store_usage_days(date, date) IS
-  'Replace the stored quantities of the billing days [from, to) with those computed from the sources; returns the rows stored';
+  'Replace the stored quantities of the billing days [from, to) with those computed from the sources; refuses days stored under another billing time zone (SPEC 8.3); returns the rows stored';
 
 CREATE FUNCTION classbill.breaches(p_from date, p_to date)
 RETURNS TABLE (kind text, account text, plan classbill.plan, room text, day date,

@@ -50,61 +50,215 @@ COMMENT ON AGGREGATE classbill.storage_days(date, date, bigint, timestamptz, int
 CREATE FUNCTION classbill.storage_gb(s classbill.storage_day) RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT round(s.byte_marks::numeric(1000, 30) / (s.marks * 1073741824::numeric), 24) $$;
+AS $$ SELECT round(s.byte_marks::numeric(1000, 40) / (s.marks * 1073741824::numeric), 30) $$;
 COMMENT ON FUNCTION classbill.storage_gb(classbill.storage_day) IS
-  'A day''s GB: the mean of its samples over 2^30 bytes (SPEC 4.2), to 24 decimal places';
+  'A day''s GB: the mean of its samples over 2^30 bytes (SPEC 4.2), to 30 decimal places';
 
--- What storage and export bill, per account and billing day: the bases
--- that lines are priced from, and that closes keep (ledger.sql).
-CREATE FUNCTION classbill.storage_basis(p_from date, p_to date, p_account text DEFAULT NULL)
-RETURNS TABLE (account text, day date, marks integer, byte_marks numeric)
+-- What storage and export bill, per account and billing day, read from
+-- the sources and checked (SPEC 8.2): the bases lines are priced from,
+-- and that closes keep (ledger.sql).  A recording or export row with a
+-- problem, and one whose room the rooms source does not give exactly one
+-- account, is not billed: it comes back as a problem row (what = 'problem'),
+-- which the reports raise and closes record.
+
+CREATE TYPE classbill_internal.basis_row AS (
+  what       text,
+  account    text,
+  day        date,
+  marks      integer,
+  byte_marks numeric,
+  seconds    numeric,
+  room       text,
+  problem    text,
+  detail     text
+);
+COMMENT ON TYPE classbill_internal.basis_row IS
+  'A storage or export basis of an account and day (what = storage or export), or a source row that cannot be billed (what = problem), with its room, account when known, problem and the row';
+
+-- The rooms of a set of storage or export rows, for their accounts: the
+-- account when the room has exactly one rooms row with a known account.
+CREATE FUNCTION classbill_internal.room_accounts_sql(p_rooms text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format($q$
+    SELECT q.room, count(y.room) AS n, min(y.account::text) AS account,
+           bool_or(y.account IS NOT NULL AND NOT EXISTS (SELECT FROM classbill.accounts AS a
+                                                         WHERE a.account = y.account::text)) AS unknown
+    FROM (SELECT DISTINCT z.room FROM (%1$s) AS z) AS q
+    LEFT JOIN %2$s AS y ON y.room = q.room
+    GROUP BY q.room $q$, p_rooms, classbill.source('rooms'))
+$$;
+COMMENT ON FUNCTION classbill_internal.room_accounts_sql(text) IS
+  'SQL giving, for the rooms of a query, how many rooms rows each has and their account';
+
+CREATE FUNCTION classbill_internal.room_account_problem(n bigint, account text, unknown boolean)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN n = 0 THEN 'its room is not in the rooms source'
+              WHEN n > 1 THEN format('its room is listed %s times in the rooms source', n)
+              WHEN account IS NULL THEN 'its room has no account in the rooms source'
+              WHEN unknown THEN format('account "%s" of its room is not in classbill.accounts', account) END
+$$;
+COMMENT ON FUNCTION classbill_internal.room_account_problem(bigint, text, boolean) IS
+  'Why a storage or export row has no account to bill, or NULL';
+
+CREATE FUNCTION classbill_internal.storage_results(p_from date, p_to date, p_account text)
+RETURNS SETOF classbill_internal.basis_row
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  recs text := format($q$
+    SELECT x.room, x.bytes::bigint AS bytes, x.ready_at, x.retention, x.deleted_at,
+           CASE WHEN x.ready_at IS NULL THEN 'recording ready time is NULL'
+                WHEN NOT isfinite(x.ready_at) THEN format('recording ready time %%s is not an instant', x.ready_at)
+                WHEN x.bytes IS NULL THEN 'recording size is NULL'
+                WHEN x.bytes < 0 THEN format('recording size %%s bytes is negative', x.bytes)
+                WHEN x.retention < interval '0' THEN format('recording retention %%s is negative', x.retention)
+                WHEN x.deleted_at < x.ready_at THEN format('recording deleted at %%s, before it was ready', x.deleted_at)
+           END AS problem,
+           format('room %%s, bytes %%s, ready_at %%s, retention %%s, deleted_at %%s', x.room,
+                  coalesce(x.bytes::text, 'NULL'), coalesce(x.ready_at::text, 'NULL'),
+                  coalesce(x.retention::text, 'NULL'), coalesce(x.deleted_at::text, 'NULL')) AS row
+    FROM %1$s AS x
+    WHERE x.ready_at < $2 AND (x.deleted_at IS NULL OR x.deleted_at > $1)
+      AND (x.retention IS NULL OR x.retention < interval '0' OR x.ready_at + x.retention > $1)
+    UNION ALL
+    SELECT x.room, x.bytes::bigint, x.ready_at, x.retention, x.deleted_at, 'recording ready time is NULL',
+           format('room %%s, bytes %%s, ready_at NULL', x.room, coalesce(x.bytes::text, 'NULL'))
+    FROM %1$s AS x WHERE x.ready_at IS NULL $q$, classbill.source('recordings'));
+BEGIN
+  PERFORM classbill_internal.check_period(p_from, p_to);
+  RETURN QUERY EXECUTE format($q$
+    WITH f AS MATERIALIZED (%1$s),
+    r AS (%2$s),
+    g AS (
+      SELECT f.*, r.account,
+             coalesce(f.problem, classbill_internal.room_account_problem(r.n, r.account, r.unknown)) AS why
+      FROM f JOIN r USING (room)
+      WHERE $3 IS NULL OR r.account = $3)
+    SELECT 'storage', s.account, d.day, d.marks, d.byte_marks, NULL::numeric, NULL, NULL, NULL
+    FROM (SELECT g.account,
+                 classbill.storage_days($4, $5, g.bytes, g.ready_at, g.retention, g.deleted_at) AS days
+          FROM g WHERE g.why IS NULL GROUP BY g.account) AS s
+    CROSS JOIN LATERAL unnest(s.days) AS d
+    UNION ALL
+    SELECT 'problem', g.account, NULL, NULL, NULL, NULL, g.room::text, g.why, g.row
+    FROM g WHERE g.why IS NOT NULL
+    $q$, recs, classbill_internal.room_accounts_sql('SELECT f.room FROM f'))
+  USING classbill.day_start(p_from), classbill.day_start(p_to), p_account, p_from, p_to;
+END $$;
+COMMENT ON FUNCTION classbill_internal.storage_results(date, date, text) IS
+  'Storage per account and billing day of [from, to) from the recordings source (marks and byte-marks, SPEC 4.2), and every recording that cannot be billed, with why (SPEC 8.2)';
+
+CREATE FUNCTION classbill_internal.export_results(p_from date, p_to date, p_account text)
+RETURNS SETOF classbill_internal.basis_row
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  exps text := format($q$
+    SELECT x.room, x.processed, x.finished_at,
+           CASE WHEN x.finished_at IS NULL THEN 'export finish time is NULL'
+                WHEN x.processed IS NULL THEN 'export processed time is NULL'
+                WHEN x.processed < interval '0' THEN format('export processed time %%s is negative', x.processed)
+           END AS problem,
+           format('room %%s, processed %%s, finished_at %%s', x.room,
+                  coalesce(x.processed::text, 'NULL'), coalesce(x.finished_at::text, 'NULL')) AS row
+    FROM %1$s AS x
+    WHERE (x.finished_at >= $1 AND x.finished_at < $2)
+    UNION ALL
+    SELECT x.room, x.processed, x.finished_at, 'export finish time is NULL',
+           format('room %%s, processed %%s, finished_at NULL', x.room, coalesce(x.processed::text, 'NULL'))
+    FROM %1$s AS x WHERE x.finished_at IS NULL $q$, classbill.source('exports'));
+BEGIN
+  PERFORM classbill_internal.check_period(p_from, p_to);
+  RETURN QUERY EXECUTE format($q$
+    WITH f AS MATERIALIZED (%1$s),
+    r AS (%2$s),
+    g AS (
+      SELECT f.*, r.account,
+             coalesce(f.problem, classbill_internal.room_account_problem(r.n, r.account, r.unknown)) AS why
+      FROM f JOIN r USING (room)
+      WHERE $3 IS NULL OR r.account = $3)
+    SELECT 'export', g.account, (g.finished_at AT TIME ZONE $4)::date, NULL::integer, NULL::numeric,
+           sum(extract(epoch FROM g.processed)), NULL, NULL, NULL
+    FROM g WHERE g.why IS NULL
+    GROUP BY g.account, (g.finished_at AT TIME ZONE $4)::date
+    UNION ALL
+    SELECT 'problem', g.account, NULL, NULL, NULL, NULL, g.room::text, g.why, g.row
+    FROM g WHERE g.why IS NOT NULL
+    $q$, exps, classbill_internal.room_accounts_sql('SELECT f.room FROM f'))
+  USING classbill.day_start(p_from), classbill.day_start(p_to), p_account, classbill.billing_timezone();
+END $$;
+COMMENT ON FUNCTION classbill_internal.export_results(date, date, text) IS
+  'Processed export seconds per account and billing day of [from, to) (the day the exports finished, SPEC 5.1), and every export that cannot be billed, with why (SPEC 8.2)';
+
+-- The error a report raises for a storage or export row it cannot bill.
+CREATE FUNCTION classbill_internal.basis_error(p_source text, b classbill_internal.basis_row)
+RETURNS numeric
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  RETURN QUERY EXECUTE format($q$
-    SELECT s.account, d.day, d.marks, d.byte_marks
-    FROM (SELECT r.account::text AS account,
-                 classbill.storage_days($1, $2, f.bytes::bigint, f.ready_at, f.retention, f.deleted_at) AS days
-          FROM %1$s AS f JOIN %2$s AS r ON r.room = f.room
-          WHERE f.ready_at < classbill.day_start($2)
-            AND (f.deleted_at IS NULL OR f.deleted_at > classbill.day_start($1))
-            AND ($3 IS NULL OR r.account::text = $3)
-          GROUP BY r.account) AS s
-    CROSS JOIN LATERAL unnest(s.days) AS d
-    $q$, classbill.source('recordings'), classbill.source('rooms'))
-  USING p_from, p_to, p_account;
+  RAISE EXCEPTION '% of room %, account %: %', rtrim(p_source, 's'), b.room, coalesce(b.account, 'unknown'),
+                  b.problem
+    USING ERRCODE = '22023',
+          DETAIL = format('Row of the %s source %s: %s.', p_source, classbill.source(p_source), b.detail),
+          HINT = 'Correct the source row; a close holds back only the account at fault and records why in classbill.close_problems.';
 END $$;
+COMMENT ON FUNCTION classbill_internal.basis_error(text, classbill_internal.basis_row) IS
+  'Raises the error for a recording or export row that cannot be billed, naming the room, the account, the problem and the row';
+
+CREATE FUNCTION classbill.storage_basis(p_from date, p_to date, p_account text DEFAULT NULL)
+RETURNS TABLE (account text, day date, marks integer, byte_marks numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT b.account, b.day, b.marks,
+         CASE WHEN b.what = 'problem' THEN classbill_internal.basis_error('recordings', b) ELSE b.byte_marks END
+  FROM classbill_internal.storage_results(p_from, p_to, p_account) AS b
+  ORDER BY b.what = 'storage'
+$$;
 COMMENT ON FUNCTION classbill.storage_basis(date, date, text) IS
-  'Storage per account and billing day of [from, to) from the recordings source: the day''s marks and byte-marks (SPEC 4.2)';
+  'Storage per account and billing day of [from, to) from the recordings source: the day''s marks and byte-marks (SPEC 4.2); a recording that cannot be billed is an error naming it (SPEC 8.2)';
 
 CREATE FUNCTION classbill.export_basis(p_from date, p_to date, p_account text DEFAULT NULL)
 RETURNS TABLE (account text, day date, seconds numeric)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-  RETURN QUERY EXECUTE format($q$
-    SELECT r.account::text,
-           (e.finished_at AT TIME ZONE classbill.billing_timezone())::date,
-           sum(extract(epoch FROM e.processed))
-    FROM %1$s AS e JOIN %2$s AS r ON r.room = e.room
-    WHERE e.finished_at >= classbill.day_start($1) AND e.finished_at < classbill.day_start($2)
-      AND ($3 IS NULL OR r.account::text = $3)
-    GROUP BY 1, 2
-    $q$, classbill.source('exports'), classbill.source('rooms'))
-  USING p_from, p_to, p_account;
-END $$;
+  SELECT b.account, b.day,
+         CASE WHEN b.what = 'problem' THEN classbill_internal.basis_error('exports', b) ELSE b.seconds END
+  FROM classbill_internal.export_results(p_from, p_to, p_account) AS b
+  ORDER BY b.what = 'export'
+$$;
 COMMENT ON FUNCTION classbill.export_basis(date, date, text) IS
-  'Processed export time in seconds per account and billing day (the day the exports finished) of [from, to)';
+  'Processed export time in seconds per account and billing day (the day the exports finished) of [from, to); an export that cannot be billed is an error naming it (SPEC 8.2)';
 
--- GB-months of a day's byte-marks: a GB stored all day is 1/30 GB-month.
+-- SPEC 6.1: a quantity is never rounded before its price multiplies it.
+-- A day's GB-months are byte-marks / (marks x 2^30 x 30); its amount is
+-- byte-marks x price over the same, one division, kept to 30 decimal
+-- places (the denominator's factors 3 make most amounts non-terminating
+-- decimals; a month of them is off the exact sum by less than 1e-28).
 CREATE FUNCTION classbill.gb_months(byte_marks numeric, marks integer) RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT round(byte_marks::numeric(1000, 30) / (marks * 1073741824::numeric * 30), 24) $$;
+AS $$ SELECT round(byte_marks::numeric(1000, 40) / (marks * 32212254720::numeric), 30) $$;
 COMMENT ON FUNCTION classbill.gb_months(numeric, integer) IS
-  'A day''s storage in GB-months: its mean GB (byte-marks / marks / 2^30) over 30, to 24 decimal places (SPEC 4.2)';
+  'A day''s storage in GB-months: its mean GB (byte-marks / marks / 2^30) over 30, to 30 decimal places (SPEC 4.2); informative, amounts are priced from the byte-marks';
+
+CREATE FUNCTION classbill_internal.storage_amount(p_byte_marks numeric, p_marks integer, p_price numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT round((p_byte_marks * p_price)::numeric(1000, 40) / (p_marks * 32212254720::numeric), 30) $$;
+COMMENT ON FUNCTION classbill_internal.storage_amount(numeric, integer, numeric) IS
+  'A day''s storage charge: byte-marks x price per GB-month / (marks x 2^30 x 30), one division, to 30 decimal places: no quantity is rounded before its price (SPEC 6.1)';
 
 -- The price in effect on a day for a rate card key without mode and
 -- tier, or the error naming account, product and day (SPEC 3.2).
@@ -130,13 +284,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT b.account, b.day, 'storage', NULL::classbill.tier, NULL::classbill.mode, NULL::bigint,
          NULL::text, classbill.gb_months(b.byte_marks, b.marks), 'GB-month', p.price,
-         classbill.gb_months(b.byte_marks, b.marks) * p.price, a.currency
+         classbill_internal.storage_amount(b.byte_marks, b.marks, p.price), a.currency
   FROM classbill.storage_basis(p_from, p_to, p_account) AS b
   JOIN classbill.accounts AS a ON a.account = b.account
   CROSS JOIN LATERAL (SELECT classbill.price_on('storage', b.account, a.currency, b.day)) AS p(price)
 $$;
 COMMENT ON FUNCTION classbill.storage_lines(date, date, text) IS
-  'One storage line per account and billing day of [from, to): the day''s GB-months (daily GB / 30) at the storage price per GB-month in effect that day (SPEC 4.2); exact to 24 decimal places, rounded only on statements';
+  'One storage line per account and billing day of [from, to): the day''s GB-months (daily GB / 30) at the storage price per GB-month in effect that day (SPEC 4.2); the amount is priced from the byte-marks, exact to 30 decimal places, rounded only on statements (SPEC 6.1)';
 
 CREATE FUNCTION classbill.export_lines(p_from date, p_to date, p_account text DEFAULT NULL)
 RETURNS SETOF classbill.line

@@ -74,6 +74,15 @@ CREATE AGGREGATE classbill.room_usage(participant text, event text, at timestamp
 COMMENT ON AGGREGATE classbill.room_usage(text, text, timestamptz) IS
   'Usage of one room from its event rows (join, leave, heartbeat, end, stage_up, stage_down), in the billing time zone (SPEC 1)';
 
+-- The checks room_usage makes of an event row (SPEC 8.1), without the
+-- error: NULL for a good row, else what the error would say.
+CREATE FUNCTION classbill_internal.event_problem(participant text, event text, at timestamptz)
+RETURNS text
+AS 'MODULE_PATHNAME', 'classbill_event_problem'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION classbill_internal.event_problem(text, text, timestamptz) IS
+  'NULL for an event row room_usage accepts, else the message and row of the error it would raise (SPEC 8.1)';
+
 -- rollup(usage)
 
 CREATE FUNCTION classbill.rollup_trans(classbill.usage, classbill.usage)
@@ -111,6 +120,14 @@ AS 'MODULE_PATHNAME', 'classbill_usage_daily'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2;
 COMMENT ON FUNCTION classbill.daily(classbill.usage) IS
   'One row per billing day with presence: the day, its exact seconds and its rounded-up minutes';
+
+CREATE FUNCTION classbill.daily_detail(classbill.usage,
+  OUT day date, OUT seconds numeric, OUT minutes bigint, OUT participants integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'classbill_usage_daily_detail'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2;
+COMMENT ON FUNCTION classbill.daily_detail(classbill.usage) IS
+  'classbill.daily with the participants present each day (summed over rooms in a rollup), from which SPEC 3.1 infers a room''s mode per billing day';
 
 CREATE FUNCTION classbill.participants(classbill.usage) RETURNS integer
 AS 'MODULE_PATHNAME', 'classbill_usage_participants'
@@ -165,6 +182,12 @@ AS 'MODULE_PATHNAME', 'classbill_usage_in_billing_zone'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION classbill.in_billing_zone(classbill.usage) IS
   'The value itself if it was built for classbill.billing_timezone as set now, else an error naming both zones (values from other nodes)';
+
+CREATE FUNCTION classbill.in_zone(classbill.usage, zone text) RETURNS classbill.usage
+AS 'MODULE_PATHNAME', 'classbill_usage_in_zone'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION classbill.in_zone(classbill.usage, text) IS
+  'The value itself if it was built for the billing time zone given, else an error naming both; the zone goes with the query to whatever node evaluates it (SPEC 9)';
 
 -- Data-quality counters (SPEC 1.2, 1.5, 8.1)
 

@@ -17,6 +17,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -51,6 +52,26 @@ cb_quote_text(text *t)
 					(Size) keep < len ? "..." : "");
 }
 
+/*
+ * An instant as UTC ISO 8601 whatever the session's TimeZone and DateStyle,
+ * so that what a row's problem says does not depend on the session
+ * (classbill_internal.event_problem is immutable and may run on a shard).
+ */
+static char *
+utc_text(TimestampTz t)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	char		buf[MAXDATELEN + 1];
+
+	if (TIMESTAMP_NOT_FINITE(t))
+		return pstrdup(TIMESTAMP_IS_NOBEGIN(t) ? "-infinity" : "infinity");
+	if (timestamp2tm(t, NULL, &tm, &fsec, NULL, NULL) != 0)
+		return pstrdup("(out of range)");
+	EncodeDateTime(&tm, fsec, false, 0, NULL, USE_ISO_DATES, buf);
+	return psprintf("%s+00", buf);
+}
+
 static char *
 describe_row(FunctionCallInfo fcinfo, int first)
 {
@@ -66,7 +87,7 @@ describe_row(FunctionCallInfo fcinfo, int first)
 		appendStringInfoString(&buf, ", time NULL");
 	else
 		appendStringInfo(&buf, ", time %s",
-						 timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(first + 2)));
+						 utc_text(PG_GETARG_TIMESTAMPTZ(first + 2)));
 	return buf.data;
 }
 
@@ -114,15 +135,13 @@ describe_problem(FunctionCallInfo fcinfo, int first, CbRowProblem problem, int k
 			t.sqlstate = ERRCODE_DATETIME_VALUE_OUT_OF_RANGE;
 			if (TIMESTAMP_NOT_FINITE(at))
 			{
-				t.message = psprintf("event time must be finite, not %s",
-									 timestamptz_to_str(at));
+				t.message = psprintf("event time must be finite, not %s", utc_text(at));
 				t.detail = psprintf("Row: %s, event \"%s\".", describe_row(fcinfo, first),
 									cb_kind_name(kind));
 			}
 			else
 			{
-				t.message = psprintf("event time %s is outside the supported range",
-									 timestamptz_to_str(at));
+				t.message = psprintf("event time %s is outside the supported range", utc_text(at));
 				t.detail = psprintf("classbill accepts times from 1900-01-01 to 2299-12-31 UTC. Row: %s, event \"%s\".",
 									describe_row(fcinfo, first), cb_kind_name(kind));
 			}

@@ -641,7 +641,7 @@ BEGIN
 
   INSERT INTO classbill_internal.work_results (close_id, r)
   SELECT p_close, r
-  FROM classbill_internal.room_results(which, NULL, NULL, p_close, classbill.billing_timezone()) AS r;
+  FROM classbill_internal.room_results(which, NULL, NULL, p_close, classbill.billing_timezone(), true) AS r;
   -- rooms with no events left: nothing of them bills now
   INSERT INTO classbill_internal.work_results (close_id, r)
   SELECT p_close, ROW(w.room, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::classbill_internal.room_result
@@ -793,6 +793,8 @@ BEGIN
     FROM classbill.packs AS k JOIN classbill.accounts AS a ON a.account = k.account
     WHERE k.account IN (SELECT unnest(p_accounts))
       AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date <= p_day
+      AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date
+          >= coalesce((SELECT min(cd.day) FROM classbill.closed_days AS cd WHERE cd.account = k.account), p_day)
       AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack')
       AND NOT EXISTS (SELECT FROM classbill.pack_prices AS pp
                       WHERE pp.item = k.item AND pp.currency = a.currency
@@ -827,6 +829,8 @@ BEGIN
   FROM classbill.packs AS k
   WHERE k.account IN (SELECT unnest(p_accounts))
     AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date < p_day - p_reach
+    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date
+        >= (SELECT min(cd.day) FROM classbill.closed_days AS cd WHERE cd.account = k.account)
     AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack');
 
   SELECT array_agg(DISTINCT p.account) INTO held FROM classbill.close_problems AS p
@@ -1225,6 +1229,9 @@ BEGIN
       AND pp.valid_from <= (k.purchased_at AT TIME ZONE tz)::date
     ORDER BY pp.valid_from DESC LIMIT 1) AS pr
   WHERE k.account IN (SELECT unnest(p_accounts)) AND (k.purchased_at AT TIME ZONE tz)::date < p_day
+    -- bought on a day the ledger closed for the account, not before its ledger began
+    AND (k.purchased_at AT TIME ZONE tz)::date >= (SELECT min(cd.day) FROM classbill.closed_days AS cd
+                                                   WHERE cd.account = k.account)
     AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack')
   ORDER BY k.account, k.purchased_at, k.pack_id;
 

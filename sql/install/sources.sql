@@ -210,7 +210,7 @@ COMMENT ON TYPE classbill_internal.room_result IS
 -- p_which selects the rooms: a condition on the events source, alias x,
 -- with $1, $2 the instants of a period and $3 a close.
 CREATE FUNCTION classbill_internal.room_results(p_which text, p_from timestamptz, p_to timestamptz,
-                                                p_close bigint, p_zone text)
+                                                p_close bigint, p_zone text, p_billing boolean)
 RETURNS SETOF classbill_internal.room_result
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -254,7 +254,7 @@ BEGIN
                 array_to_string(r.accounts, ', '))),
         (3, 'rooms', CASE WHEN r.no_account THEN 'room has no account in the rooms source' END,
          'Give the room the account (application id) it is billed to.'),
-        (4, 'rooms', CASE WHEN r.n = 1 AND NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = r.account)
+        (4, 'rooms', CASE WHEN $5 AND r.n = 1 AND NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = r.account)
                           THEN format('account "%%s" of the room is not in classbill.accounts', r.account) END,
          'Add the account with its plan and currency; its days are closed from the first one held back.'),
         (5, 'rooms', CASE WHEN r.n = 1 AND NOT (r.width BETWEEN 1 AND 2147483647 AND r.height BETWEEN 1 AND 2147483647)
@@ -271,10 +271,10 @@ BEGIN
       UNION ALL SELECT 99, NULL, NULL, NULL
       ORDER BY 1 LIMIT 1) AS p
     $q$, classbill.source('events'), classbill.source('rooms'), p_which)
-  USING p_from, p_to, p_close, p_zone;
+  USING p_from, p_to, p_close, p_zone, p_billing;
 END $$;
-COMMENT ON FUNCTION classbill_internal.room_results(text, timestamptz, timestamptz, bigint, text) IS
-  'Usage, account, tier and declared mode of the rooms the condition selects, from all their events, each room checked (SPEC 8.1, 8.2): a room with a problem comes back with the problem instead of its usage';
+COMMENT ON FUNCTION classbill_internal.room_results(text, timestamptz, timestamptz, bigint, text, boolean) IS
+  'Usage, account, tier and declared mode of the rooms the condition selects, from all their events, each room checked (SPEC 8.1, 8.2; for billing, also that its account is in classbill.accounts): a room with a problem comes back with the problem instead of its usage';
 
 -- The condition of room_results for rooms with an event in [$1, $2).
 -- Events on foreign tables (shards through postgres_fdw): the rooms are
@@ -345,7 +345,7 @@ BEGIN
               ELSE classbill_internal.room_error(r.room, r.accounts, r.source, r.problem, r.detail) END,
          r.tier, r.declared_mode, classbill.room_mode(r.declared_mode, r.usage), r.usage
   FROM classbill_internal.room_results(classbill_internal.rooms_with_events(t1, t2), t1, t2, NULL,
-                                       classbill.billing_timezone()) AS r;
+                                       classbill.billing_timezone(), false) AS r;
 END $$;
 COMMENT ON FUNCTION classbill.room_values(date, date) IS
   'Usage of every room with an event in the billing days [from, to), from all of its events, with its account, tier, declared mode and the mode of the whole value; a room whose rows have a problem is an error naming it (SPEC 8.1, 8.2). Billing infers modes per day: classbill.room_days';
@@ -403,6 +403,7 @@ BEGIN
             HINT = format('SET classbill.billing_timezone = %L, or delete those rows first if the zone really changed.',
                           other.billing_timezone);
   END IF;
+  -- an account not in classbill.accounts stops the insert (its trigger names it)
   DELETE FROM classbill.usage_days AS u WHERE u.day >= p_from AND u.day < p_to;
   INSERT INTO classbill.usage_days (account, tier, mode, day, seconds, billing_timezone)
   SELECT b.account, b.tier, b.mode, b.day, b.seconds, tz FROM classbill.billable_days(p_from, p_to) AS b;

@@ -79,7 +79,7 @@ COMMENT ON AGGREGATE classbill.room_usage(text, text, timestamptz) IS
 CREATE FUNCTION classbill_internal.event_problem(participant text, event text, at timestamptz)
 RETURNS text
 AS 'MODULE_PATHNAME', 'classbill_event_problem'
-LANGUAGE C STABLE PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION classbill_internal.event_problem(text, text, timestamptz) IS
   'NULL for an event row room_usage accepts, else the message and row of the error it would raise (SPEC 8.1)';
 

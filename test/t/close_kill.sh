@@ -49,17 +49,17 @@ nothing_left() {
 	local n
 	n=$(cb_psql -At -c "SELECT (SELECT count(*) FROM classbill.ledger) + (SELECT count(*) FROM classbill.closes)
 	                         + (SELECT count(*) FROM classbill.closed_days) + (SELECT count(*) FROM classbill.ledger_usage)
-	                         + (SELECT count(*) FROM classbill.ledger_rooms) + (SELECT count(*) FROM classbill.ledger_fingerprints)")
+	                         + (SELECT count(*) FROM classbill.ledger_rooms) + (SELECT count(*) FROM classbill.close_problems)")
 	[ "$n" = 0 ] || { echo "after the kill, $n ledger rows remain"; exit 1; }
 }
 
-# hold_and_kill <signal>: a session takes a SHARE lock on the
-# fingerprints table (reads go on, inserts wait); a close runs into it
-# after writing all its lines; its backend gets the signal (TERM via
+# hold_and_kill <signal>: a session takes a SHARE lock on the closed
+# days (reads go on, inserts wait); a close runs into it after writing
+# all its lines; its backend gets the signal (TERM via
 # pg_terminate_backend, or KILL).
 hold_and_kill() {
 	local how=$1 pid i
-	cb_psql -c "BEGIN" -c "LOCK TABLE classbill.ledger_fingerprints IN SHARE MODE" -c "SELECT pg_sleep(60)" \
+	cb_psql -c "BEGIN" -c "LOCK TABLE classbill.closed_days IN SHARE MODE" -c "SELECT pg_sleep(60)" \
 		>/dev/null 2>&1 &
 	local holder=$!
 	sleep 1

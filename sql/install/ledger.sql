@@ -89,8 +89,11 @@ CREATE INDEX ON classbill.ledger_exports (account, day);
 COMMENT ON TABLE classbill.ledger_exports IS
   'The export processing time a close billed for an account and day (SPEC 5.1)';
 
+-- close_id is not a foreign key here: a close writes 200,000 rows a day
+-- of it for a busy service, and a close writes them only under the close
+-- id it has just inserted.
 CREATE TABLE classbill.ledger_rooms (
-  close_id      bigint NOT NULL REFERENCES classbill.closes,
+  close_id      bigint NOT NULL,
   account       text NOT NULL,
   day           date NOT NULL,
   tier          classbill.tier NOT NULL,
@@ -101,9 +104,9 @@ CREATE TABLE classbill.ledger_rooms (
   participants  integer,
   room_digest   bytea
 );
-CREATE INDEX ON classbill.ledger_rooms (account, day, tier, mode);
-CREATE INDEX ON classbill.ledger_rooms (room, day, close_id);
-CREATE INDEX ON classbill.ledger_rooms (day);
+CREATE INDEX ON classbill.ledger_rooms (room, day);
+-- rows come in close order, so days lie together: a BRIN index is enough
+CREATE INDEX ON classbill.ledger_rooms USING brin (day);
 COMMENT ON TABLE classbill.ledger_rooms IS
   'The rooms behind each closed usage quantity: per room and day the presence billed, its tier and mode (declared, or inferred from the participants present that day), and a digest of the room''s rows in the rooms source as billed; the latest row of a room and day is what is billed now, seconds 0 when it no longer bills (SPEC 7.2, 7.3)';
 
@@ -415,18 +418,36 @@ CREATE UNLOGGED TABLE classbill_internal.work_digests (
 COMMENT ON TABLE classbill_internal.work_digests IS
   'Work of a close: the rooms whose rows of a day differ from what was billed, with the digest now and before, and for recordings and exports the room''s account now';
 
+CREATE UNLOGGED TABLE classbill_internal.work_days (
+  close_id bigint NOT NULL,
+  source   text NOT NULL,
+  day      date NOT NULL,
+  now      bytea NOT NULL,
+  was      bytea NOT NULL
+);
+COMMENT ON TABLE classbill_internal.work_days IS
+  'Work of a close: the days whose rows of a source differ from what was billed, with the digest now and before';
+
 CREATE UNLOGGED TABLE classbill_internal.work_rooms (
   close_id bigint NOT NULL,
-  room     text NOT NULL,
-  PRIMARY KEY (close_id, room)
+  room     text NOT NULL
 );
 COMMENT ON TABLE classbill_internal.work_rooms IS
   'Work of a close: the rooms whose usage it computes: those with events on the day closed or the next, and those that changed';
 
 CREATE UNLOGGED TABLE classbill_internal.work_results (
-  close_id bigint NOT NULL,
-  r        classbill_internal.room_result NOT NULL,
-  involved text[]
+  close_id      bigint NOT NULL,
+  room          text NOT NULL,
+  account       text,
+  accounts      text[],
+  tier          classbill.tier,
+  declared_mode classbill.mode,
+  usage         classbill.usage,
+  source        text,
+  problem       text,
+  detail        text,
+  room_digest   bytea,
+  involved      text[]
 );
 COMMENT ON TABLE classbill_internal.work_results IS
   'Work of a close: each room of work_rooms as the sources give it (classbill_internal.room_result), and every account its billing involves (now, and as billed)';
@@ -460,14 +481,23 @@ CREATE UNLOGGED TABLE classbill_internal.work_changes (
   new_seconds   numeric NOT NULL,
   declared_mode classbill.mode,
   participants  integer,
-  room_digest   bytea
+  room_digest   bytea,
+  new_in        boolean
 );
 COMMENT ON TABLE classbill_internal.work_changes IS
-  'Work of a close: a room''s closed day as billed (old) and as the sources say now (new), where they differ';
+  'Work of a close: a room''s closed day as billed (old) and as the sources say now (new), where they differ; new_in: the new account''s ledger had begun by that day (its first closed day is not later)';
 
 CREATE UNLOGGED TABLE classbill_internal.work_bases (
-  close_id bigint NOT NULL,
-  b        classbill_internal.basis_row NOT NULL
+  close_id   bigint NOT NULL,
+  what       text NOT NULL,
+  account    text,
+  day        date,
+  marks      integer,
+  byte_marks numeric,
+  seconds    numeric,
+  room       text,
+  problem    text,
+  detail     text
 );
 COMMENT ON TABLE classbill_internal.work_bases IS
   'Work of a close: the storage and export bases of its accounts over the recheck window and the day, and the rows that cannot be billed';
@@ -485,11 +515,28 @@ COMMENT ON TABLE classbill_internal.work_draws IS
 
 CREATE UNLOGGED TABLE classbill_internal.work_processed (
   close_id bigint NOT NULL,
-  room     text NOT NULL,
-  PRIMARY KEY (close_id, room)
+  room     text NOT NULL
 );
 COMMENT ON TABLE classbill_internal.work_processed IS
   'Work of a close: the changed rooms it bills, those whose accounts all close with it';
+
+-- The planner needs the work tables' sizes: a close analyses them once
+-- filled.  Only the extension's owner may ANALYZE them, so this one fixed
+-- statement runs as it; the role closes run as may only call it.
+CREATE FUNCTION classbill_internal.analyze_work(p_table text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_table NOT IN ('work_days', 'work_digests', 'work_rooms', 'work_results', 'work_room_days', 'work_changes',
+                     'work_bases', 'work_draws', 'work_processed') THEN
+    RAISE EXCEPTION 'classbill_internal.% is not a work table of closes', p_table USING ERRCODE = '42P01';
+  END IF;
+  EXECUTE format('ANALYZE classbill_internal.%I', p_table);
+END $$;
+COMMENT ON FUNCTION classbill_internal.analyze_work(text) IS
+  'ANALYZE one of the work tables of closes, so their queries are planned for their size';
 
 -- Step 1: the rooms and days whose rows changed ------------------------------
 
@@ -515,7 +562,9 @@ BEGIN
 
     -- days whose digest differs from the one billed
     EXECUTE format($q$
-      SELECT array_agg(coalesce(n.day, b.day) ORDER BY coalesce(n.day, b.day))
+      INSERT INTO classbill_internal.work_days (close_id, source, day, now, was)
+      SELECT $6, $3, coalesce(n.day, b.day), coalesce(n.digest, classbill_internal.zero_digest()),
+             coalesce(b.digest, classbill_internal.zero_digest())
       FROM (SELECT (d).day, (d).digest
             FROM (SELECT unnest(classbill_internal.day_digests(%1$s)) AS d
                   FROM %2$s AS x WHERE x.%3$I >= $1 AND x.%3$I < $2) AS q) AS n
@@ -525,11 +574,14 @@ BEGIN
             IS DISTINCT FROM coalesce(b.digest, classbill_internal.zero_digest())
         AND coalesce(n.day, b.day) IS NOT NULL
       $q$, classbill_internal.digest_columns(s), rel, at_col)
-    INTO flagged
-    USING classbill.day_start(p_lo), classbill.day_start(p_hi), s, p_lo, p_hi;
-    CONTINUE WHEN flagged IS NULL;
+    USING classbill.day_start(p_lo), classbill.day_start(p_hi), s, p_lo, p_hi, p_close;
 
-    -- the rooms of those days whose rows differ
+    -- events: the rooms of those days whose rows differ (recordings and
+    -- exports of the recheck window are read again whole by every close)
+    CONTINUE WHEN s <> 'events';
+    SELECT array_agg(w.day ORDER BY w.day) INTO flagged
+    FROM classbill_internal.work_days AS w WHERE w.close_id = p_close AND w.source = s;
+    CONTINUE WHEN flagged IS NULL;
     SELECT string_agg(format('(x.%1$I >= %2$L AND x.%1$I < %3$L)', at_col,
                              classbill.day_start(f), classbill.day_start(f + 1)), ' OR ')
     INTO ranges FROM unnest(flagged) AS f;
@@ -566,36 +618,29 @@ BEGIN
   SELECT format_type(a.atttypid, a.atttypmod) INTO room_type
   FROM pg_attribute AS a WHERE a.attrelid = classbill.source('rooms') AND a.attname = 'room';
 
-  -- rooms with events on the day or the next: their presence of the day
   EXECUTE format($q$
     INSERT INTO classbill_internal.work_rooms (close_id, room)
-    SELECT DISTINCT $1, x.room::text FROM %s AS x WHERE x.at >= $2 AND x.at < $3
-    ON CONFLICT DO NOTHING $q$, classbill.source('events'))
-  USING p_close, classbill.day_start(p_day), classbill.day_start(p_day + 2);
-
-  -- rooms whose events changed
-  INSERT INTO classbill_internal.work_rooms (close_id, room)
-  SELECT DISTINCT p_close, w.room FROM classbill_internal.work_digests AS w
-  WHERE w.close_id = p_close AND w.source = 'events'
-  ON CONFLICT DO NOTHING;
-
-  -- rooms billed in the recheck window whose rooms rows changed
-  EXECUTE format($q$
-    WITH b AS (
-      SELECT DISTINCT ON (lr.room) lr.room, lr.room_digest
-      FROM classbill.ledger_rooms AS lr
-      WHERE lr.day >= $2 AND lr.day < $3 AND lr.account IN (SELECT unnest($4::text[]))
-      ORDER BY lr.room, lr.close_id DESC),
-    c AS (
-      SELECT y.room::text AS room,
-             classbill_internal.digest_total(
-               classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint)) AS dg
-      FROM %1$s AS y WHERE y.room IN (SELECT b.room::%2$s FROM b) GROUP BY y.room)
-    INSERT INTO classbill_internal.work_rooms (close_id, room)
-    SELECT $1, b.room FROM b LEFT JOIN c USING (room)
-    WHERE c.dg IS DISTINCT FROM b.room_digest
-    ON CONFLICT DO NOTHING $q$, classbill.source('rooms'), room_type)
-  USING p_close, p_day - p_reach, p_day, p_accounts;
+    SELECT $1, r.room FROM (
+      -- rooms with events on the day or the next: their presence of the day
+      SELECT x.room::text AS room FROM %1$s AS x WHERE x.at >= $2 AND x.at < $3
+      UNION
+      -- rooms whose events changed
+      SELECT w.room FROM classbill_internal.work_digests AS w WHERE w.close_id = $1 AND w.source = 'events'
+      UNION
+      -- rooms billed in the recheck window whose rooms rows changed
+      SELECT b.room
+      FROM (SELECT DISTINCT ON (lr.room) lr.room, lr.room_digest
+            FROM classbill.ledger_rooms AS lr
+            WHERE lr.day >= $4 AND lr.day < $5 AND (lr.account IN (SELECT unnest($6::text[])) OR $7)
+            ORDER BY lr.room, lr.close_id DESC) AS b
+      WHERE b.room_digest IS DISTINCT FROM (
+        SELECT classbill_internal.digest_total(
+                 classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint))
+        FROM %2$s AS y WHERE y.room = b.room::%3$s)) AS r $q$,
+    classbill.source('events'), classbill.source('rooms'), room_type)
+  USING p_close, classbill.day_start(p_day), classbill.day_start(p_day + 2), p_day - p_reach, p_day, p_accounts,
+        cardinality(p_accounts) = (SELECT count(*) FROM classbill.accounts);
+  PERFORM classbill_internal.analyze_work('work_digests');
 
   -- a close of a few accounts (one asked for, or days held back) computes
   -- only rooms of theirs, now or as billed
@@ -610,6 +655,7 @@ BEGIN
       classbill.source('rooms'), room_type)
     USING p_close, p_accounts, p_day - p_reach - 1;
   END IF;
+  PERFORM classbill_internal.analyze_work('work_rooms');
 END $$;
 COMMENT ON FUNCTION classbill_internal.pick_rooms(bigint, date, text[], integer) IS
   'Step 2 of a close: the rooms to compute into work_rooms: with events on the day or the next, with changed events, or billed in the recheck window with changed rooms rows';
@@ -633,34 +679,38 @@ BEGIN
   IF EXISTS (SELECT FROM pg_partition_tree(events) AS t
              JOIN pg_class AS c ON c.oid = t.relid WHERE c.relkind = 'f') THEN
     SELECT array_agg(w.room)::text INTO rooms FROM classbill_internal.work_rooms AS w WHERE w.close_id = p_close;
-    which := format('x.room = ANY (%L::%s[])', coalesce(rooms, '{}'), room_type);
+    which := format('= ANY (%L::%s[])', coalesce(rooms, '{}'), room_type);
   ELSE
-    which := format('x.room IN (SELECT w.room::%s FROM classbill_internal.work_rooms AS w WHERE w.close_id = $3)',
+    which := format('IN (SELECT w.room::%s FROM classbill_internal.work_rooms AS w WHERE w.close_id = $3)',
                     room_type);
   END IF;
 
-  INSERT INTO classbill_internal.work_results (close_id, r)
-  SELECT p_close, r
-  FROM classbill_internal.room_results(which, NULL, NULL, p_close, classbill.billing_timezone(), true) AS r;
+  EXECUTE format('INSERT INTO classbill_internal.work_results SELECT $3, r.*, r.accounts FROM (%s) AS r',
+                 classbill_internal.room_results_sql(which))
+  USING NULL::timestamptz, NULL::timestamptz, p_close, classbill.billing_timezone(), true;
   -- rooms with no events left: nothing of them bills now
-  INSERT INTO classbill_internal.work_results (close_id, r)
-  SELECT p_close, ROW(w.room, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::classbill_internal.room_result
+  INSERT INTO classbill_internal.work_results (close_id, room)
+  SELECT p_close, w.room
   FROM classbill_internal.work_rooms AS w
   WHERE w.close_id = p_close
     AND NOT EXISTS (SELECT FROM classbill_internal.work_results AS x
-                    WHERE x.close_id = p_close AND (x.r).room = w.room);
+                    WHERE x.close_id = p_close AND x.room = w.room);
 
   INSERT INTO classbill_internal.work_room_days (close_id, room, account, tier, declared_mode, mode, day,
                                                  seconds, participants, room_digest)
-  SELECT p_close, (w.r).room, (w.r).account, (w.r).tier, (w.r).declared_mode,
-         classbill.day_mode((w.r).declared_mode, d.participants), d.day, d.seconds, d.participants,
-         (w.r).room_digest
+  SELECT p_close, w.room, w.account, w.tier, w.declared_mode,
+         coalesce(w.declared_mode, CASE WHEN d.participants <= 2 THEN '1v1'::classbill.mode
+                                        ELSE '1vn'::classbill.mode END),
+         d.day, d.seconds, d.participants,
+         w.room_digest
   FROM classbill_internal.work_results AS w
-  CROSS JOIN LATERAL classbill.daily_detail((w.r).usage) AS d
-  WHERE w.close_id = p_close AND (w.r).problem IS NULL AND d.day >= p_lo AND d.day <= p_day;
+  CROSS JOIN LATERAL classbill.daily_detail(w.usage) AS d
+  WHERE w.close_id = p_close AND w.problem IS NULL AND d.day >= p_lo AND d.day <= p_day;
+  PERFORM classbill_internal.analyze_work('work_results');
+  PERFORM classbill_internal.analyze_work('work_room_days');
 END $$;
 COMMENT ON FUNCTION classbill_internal.read_rooms(bigint, date, date) IS
-  'Step 3 of a close: each room of work_rooms read from the sources and checked (classbill_internal.room_results) into work_results, and its presence per day of [lo, day] with that day''s mode into work_room_days';
+  'Step 3 of a close: each room of work_rooms read from the sources and checked (classbill_internal.room_results_sql) into work_results, and its presence per day of [lo, day] with that day''s mode into work_room_days';
 
 -- Step 4: what changed on closed days ------------------------------------------
 
@@ -673,17 +723,19 @@ BEGIN
   -- the rooms' closed days as billed and as they are now
   INSERT INTO classbill_internal.work_changes
     (close_id, room, day, old_account, old_tier, old_mode, old_seconds, new_account, new_tier, new_mode,
-     new_seconds, declared_mode, participants, room_digest)
+     new_seconds, declared_mode, participants, room_digest, new_in)
   SELECT p_close, coalesce(n.room, o.room), coalesce(n.day, o.day),
          o.account, o.tier, o.mode, coalesce(o.seconds, 0),
-         n.account, n.tier, n.mode, coalesce(n.seconds, 0), n.declared_mode, n.participants, n.room_digest
+         n.account, n.tier, n.mode, coalesce(n.seconds, 0), n.declared_mode, n.participants, n.room_digest,
+         n.account IS NOT NULL
+         AND (SELECT min(cd.day) FROM classbill.closed_days AS cd WHERE cd.account = n.account) <= n.day
   FROM (SELECT d.* FROM classbill_internal.work_room_days AS d
         WHERE d.close_id = p_close AND d.day < p_day) AS n
   FULL JOIN (
     SELECT DISTINCT ON (lr.room, lr.day) lr.room, lr.day, lr.account, lr.tier, lr.mode, lr.seconds, lr.room_digest
     FROM classbill.ledger_rooms AS lr
-    JOIN classbill_internal.work_results AS w ON w.close_id = p_close AND (w.r).room = lr.room
-    WHERE lr.day >= p_lo AND lr.day < p_day AND (w.r).problem IS NULL
+    JOIN classbill_internal.work_results AS w ON w.close_id = p_close AND w.room = lr.room
+    WHERE lr.day >= p_lo AND lr.day < p_day AND w.problem IS NULL
     ORDER BY lr.room, lr.day, lr.close_id DESC) AS o
     ON o.room = n.room AND o.day = n.day
   WHERE (o.room IS NULL AND n.seconds > 0)
@@ -692,16 +744,22 @@ BEGIN
          AND ((o.account, o.tier, o.mode, o.seconds) IS DISTINCT FROM (n.account, n.tier, n.mode, n.seconds)
               OR o.room_digest IS DISTINCT FROM n.room_digest));
 
+  PERFORM classbill_internal.analyze_work('work_changes');
+
   -- every account a room's billing involves: its account now and every
   -- account it was billed to on the days looked at
   UPDATE classbill_internal.work_results AS w
-  SET involved = (SELECT array_agg(DISTINCT a ORDER BY a)
-                  FROM (SELECT unnest((w.r).accounts)
-                        UNION ALL
-                        SELECT c.old_account FROM classbill_internal.work_changes AS c
-                        WHERE c.close_id = p_close AND c.room = (w.r).room) AS x(a)
-                  WHERE a IS NOT NULL)
-  WHERE w.close_id = p_close;
+  SET involved = c.involved
+  FROM (SELECT c.room, array_agg(DISTINCT a ORDER BY a) AS involved
+        FROM (SELECT x.room, x.old_account AS a FROM classbill_internal.work_changes AS x
+              WHERE x.close_id = p_close AND x.old_account IS NOT NULL
+              UNION ALL
+              SELECT r.room, unnest(r.accounts) FROM classbill_internal.work_results AS r
+              WHERE r.close_id = p_close
+                AND r.room IN (SELECT y.room FROM classbill_internal.work_changes AS y
+                               WHERE y.close_id = p_close AND y.old_account IS NOT NULL)) AS c
+        GROUP BY c.room) AS c
+  WHERE w.close_id = p_close AND w.room = c.room;
 END $$;
 COMMENT ON FUNCTION classbill_internal.find_usage_changes(bigint, date, date) IS
   'Step 4 of a close: for the rooms computed, every closed day of [lo, day) whose billed presence, account, tier, mode or rooms row differs from now, into work_changes; and the accounts each room involves';
@@ -715,13 +773,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'recordings') THEN
-    INSERT INTO classbill_internal.work_bases (close_id, b)
-    SELECT p_close, b FROM classbill_internal.storage_results(p_from, p_day + 1, NULL) AS b;
+    INSERT INTO classbill_internal.work_bases
+    SELECT p_close, b.* FROM classbill_internal.storage_results(p_from, p_day + 1, NULL) AS b;
   END IF;
   IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'exports') THEN
-    INSERT INTO classbill_internal.work_bases (close_id, b)
-    SELECT p_close, b FROM classbill_internal.export_results(p_from, p_day + 1, NULL) AS b;
+    INSERT INTO classbill_internal.work_bases
+    SELECT p_close, b.* FROM classbill_internal.export_results(p_from, p_day + 1, NULL) AS b;
   END IF;
+  PERFORM classbill_internal.analyze_work('work_bases');
 END $$;
 COMMENT ON FUNCTION classbill_internal.read_bases(bigint, date, date) IS
   'Step 5 of a close: storage and export per account and day of [from, day], read and checked from the sources (SPEC 4.2, 5.1, 8.2), into work_bases';
@@ -743,21 +802,21 @@ BEGIN
          CASE WHEN x.account IN (SELECT unnest(p_accounts)) THEN 'held back' ELSE 'listed' END
   FROM (
     -- rooms whose events or rooms rows cannot be billed (SPEC 8.1, 8.2)
-    SELECT a.account, (w.r).source, (w.r).room, (w.r).problem, (w.r).detail
+    SELECT DISTINCT a.account, w.source, w.room, w.problem, w.detail
     FROM classbill_internal.work_results AS w
     CROSS JOIN LATERAL unnest(coalesce(
-      (w.r).accounts,
+      w.accounts,
       -- no account now: the accounts it was billed to answer for it
       (SELECT array_agg(DISTINCT lr.account) FROM classbill.ledger_rooms AS lr
-       WHERE lr.room = (w.r).room AND lr.day >= p_lo),
+       WHERE lr.room = w.room AND lr.day >= p_lo),
       '{NULL}'::text[])) AS a(account)
-    WHERE w.close_id = p_close AND (w.r).problem IS NOT NULL
+    WHERE w.close_id = p_close AND w.problem IS NOT NULL
     UNION ALL
     -- recordings and exports that cannot be billed
-    SELECT (b.b).account, CASE WHEN (b.b).problem LIKE 'export%' THEN 'exports' ELSE 'recordings' END,
-           (b.b).room, (b.b).problem, (b.b).detail
+    SELECT b.account, CASE WHEN b.problem LIKE 'export%' THEN 'exports' ELSE 'recordings' END,
+           b.room, b.problem, b.detail
     FROM classbill_internal.work_bases AS b
-    WHERE b.close_id = p_close AND (b.b).what = 'problem'
+    WHERE b.close_id = p_close AND b.what = 'problem'
     UNION ALL
     -- usage with no rate in effect (SPEC 3.2)
     SELECT g.account, 'rates', NULL, format('no usage rate for mode %s, tier %s in %s on %s',
@@ -775,15 +834,15 @@ BEGIN
                         AND rp.currency = a.currency AND g.day >= rp.valid_from AND g.day < rp.valid_to)
     UNION ALL
     -- storage and exports with no price in effect
-    SELECT (b.b).account, 'rates', NULL,
-           format('no %s rate in %s on %s', (b.b).what, a.currency, (b.b).day),
+    SELECT b.account, 'rates', NULL,
+           format('no %s rate in %s on %s', b.what, a.currency, b.day),
            'Add the rate to classbill.rates, valid from that day or earlier.'
     FROM classbill_internal.work_bases AS b
-    JOIN classbill.accounts AS a ON a.account = (b.b).account
-    WHERE b.close_id = p_close AND (b.b).what IN ('storage', 'export') AND (b.b).account IN (SELECT unnest(p_accounts))
+    JOIN classbill.accounts AS a ON a.account = b.account
+    WHERE b.close_id = p_close AND b.what IN ('storage', 'export') AND b.account IN (SELECT unnest(p_accounts))
       AND NOT EXISTS (SELECT FROM classbill.rate_periods AS rp
-                      WHERE rp.product = (b.b).what::classbill.product AND rp.mode IS NULL
-                        AND rp.currency = a.currency AND (b.b).day >= rp.valid_from AND (b.b).day < rp.valid_to)
+                      WHERE rp.product = b.what::classbill.product AND rp.mode IS NULL
+                        AND rp.currency = a.currency AND b.day >= rp.valid_from AND b.day < rp.valid_to)
     UNION ALL
     -- packs to bill with no catalog price
     SELECT k.account, 'packs', NULL,
@@ -801,6 +860,17 @@ BEGIN
                         AND pp.valid_from <= (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date)
   ) AS x;
 
+  -- a room billed on a day moving to an account whose ledger began later
+  INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
+  SELECT p_close, c.new_account, c.day, 'rooms', c.room,
+         format('room %s, billed to account "%s" on %s, now belongs to account "%s", whose ledger begins later',
+                c.room, c.old_account, c.day, c.new_account),
+         'Not billed to either: it is billed again when both ledgers cover the day, or correct the rooms source.',
+         'listed'
+  FROM classbill_internal.work_changes AS c
+  WHERE c.close_id = p_close AND c.day >= p_day - p_reach
+    AND c.old_account IS NOT NULL AND c.new_account IS NOT NULL AND NOT c.new_in;
+
   -- changes older than the recheck window: listed, not billed (SPEC 7.2)
   INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
   SELECT p_close, coalesce(c.new_account, c.old_account), c.day, 'events', c.room,
@@ -810,17 +880,18 @@ BEGIN
                 p_reach),
          'listed'
   FROM classbill_internal.work_changes AS c
-  WHERE c.close_id = p_close AND c.day < p_day - p_reach
+  WHERE c.close_id = p_close AND c.day < p_day - p_reach AND (c.new_in OR c.old_account IS NOT NULL)
     AND (c.old_seconds <> c.new_seconds OR c.old_account IS DISTINCT FROM c.new_account
          OR c.old_tier IS DISTINCT FROM c.new_tier OR c.old_mode IS DISTINCT FROM c.new_mode);
   INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
-  SELECT p_close, w.account, w.day, w.source, w.room,
-         format('%s rows of room %s on %s changed after the day left the recheck window', w.source, w.room, w.day),
-         format('Not billed: classbill.recheck_days is %s. Raise it for one close to bill it as an adjustment.',
-                p_reach),
+  SELECT p_close, NULL, w.day, w.source, NULL,
+         format('rows of the %s source of %s (by their %s) changed after the day left the recheck window',
+                w.source, w.day, CASE w.source WHEN 'recordings' THEN 'ready time' ELSE 'finish time' END),
+         format('Not billed before %s: classbill.recheck_days is %s. Raise it for one close to bill it as an adjustment.',
+                p_day - p_reach, p_reach),
          'listed'
-  FROM classbill_internal.work_digests AS w
-  WHERE w.close_id = p_close AND w.source <> 'events' AND w.day < p_day - p_reach AND w.day >= p_lo;
+  FROM classbill_internal.work_days AS w
+  WHERE w.close_id = p_close AND w.source <> 'events' AND w.day < p_day - p_reach - 1 AND w.day >= p_lo;
   INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
   SELECT p_close, k.account, (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date, 'packs', NULL,
          format('pack %s was recorded after its purchase day left the recheck window', k.pack_id),
@@ -941,18 +1012,20 @@ DECLARE
 BEGIN
   INSERT INTO classbill.ledger_rooms (close_id, account, day, tier, mode, room, seconds, declared_mode,
                                       participants, room_digest)
-  SELECT p_close, coalesce(c.new_account, c.old_account), c.day, coalesce(c.new_tier, c.old_tier),
-         coalesce(c.new_mode, c.old_mode), c.room, c.new_seconds, c.declared_mode, c.participants,
-         c.room_digest
+  SELECT p_close, CASE WHEN c.new_in THEN c.new_account ELSE c.old_account END, c.day,
+         CASE WHEN c.new_in THEN c.new_tier ELSE c.old_tier END,
+         CASE WHEN c.new_in THEN c.new_mode ELSE c.old_mode END, c.room,
+         CASE WHEN c.new_in THEN c.new_seconds ELSE 0 END, c.declared_mode, c.participants, c.room_digest
   FROM classbill_internal.work_changes AS c
   JOIN classbill_internal.work_processed AS p ON p.close_id = p_close AND p.room = c.room
-  WHERE c.close_id = p_close AND c.day = p_for_day;
+  -- usage of a day before the account's ledger began is not its to bill
+  WHERE c.close_id = p_close AND c.day = p_for_day AND (c.new_in OR c.old_account IS NOT NULL);
 
   WITH moves AS (
     SELECT c.new_account AS account, c.new_tier AS tier, c.new_mode AS mode, c.new_seconds AS seconds
     FROM classbill_internal.work_changes AS c
     JOIN classbill_internal.work_processed AS p ON p.close_id = p_close AND p.room = c.room
-    WHERE c.close_id = p_close AND c.day = p_for_day AND c.new_account IS NOT NULL
+    WHERE c.close_id = p_close AND c.day = p_for_day AND c.new_in
     UNION ALL
     SELECT c.old_account, c.old_tier, c.old_mode, -c.old_seconds
     FROM classbill_internal.work_changes AS c
@@ -1051,9 +1124,9 @@ DECLARE
   k integer;
 BEGIN
   WITH nw AS (
-    SELECT (b.b).account, (b.b).marks, (b.b).byte_marks FROM classbill_internal.work_bases AS b
-    WHERE b.close_id = p_close AND (b.b).what = 'storage' AND (b.b).day = p_for_day
-      AND (b.b).account IN (SELECT unnest(p_accounts))),
+    SELECT b.account, b.marks, b.byte_marks FROM classbill_internal.work_bases AS b
+    WHERE b.close_id = p_close AND b.what = 'storage' AND b.day = p_for_day
+      AND b.account IN (SELECT unnest(p_accounts))),
   was AS (
     SELECT s.account, s.marks, s.byte_marks FROM classbill.billed_storage AS s
     WHERE s.day = p_for_day AND s.account IN (SELECT unnest(p_accounts))),
@@ -1084,9 +1157,9 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
 
   WITH nw AS (
-    SELECT (b.b).account, (b.b).seconds FROM classbill_internal.work_bases AS b
-    WHERE b.close_id = p_close AND (b.b).what = 'export' AND (b.b).day = p_for_day
-      AND (b.b).account IN (SELECT unnest(p_accounts))),
+    SELECT b.account, b.seconds FROM classbill_internal.work_bases AS b
+    WHERE b.close_id = p_close AND b.what = 'export' AND b.day = p_for_day
+      AND b.account IN (SELECT unnest(p_accounts))),
   was AS (
     SELECT e.account, e.seconds FROM classbill.billed_exports AS e
     WHERE e.day = p_for_day AND e.account IN (SELECT unnest(p_accounts))),
@@ -1141,6 +1214,7 @@ BEGIN
   INSERT INTO classbill_internal.work_draws (close_id, for_day, account, tier, mode, minutes)
   SELECT p_close, p_day, g.account, g.tier, g.mode, ceil(g.seconds / 60)::bigint
   FROM g WHERE g.seconds > 0;
+  PERFORM classbill_internal.analyze_work('work_draws');
   PERFORM classbill_internal.draw(p_close, p_day, p_day, NULL);
 
   -- packs bought that day
@@ -1161,35 +1235,35 @@ BEGIN
 
   -- storage and export (SPEC 4.2, 5.1)
   INSERT INTO classbill.ledger_storage (close_id, account, day, marks, byte_marks)
-  SELECT p_close, (b.b).account, p_day, (b.b).marks, (b.b).byte_marks
+  SELECT p_close, b.account, p_day, b.marks, b.byte_marks
   FROM classbill_internal.work_bases AS b
-  WHERE b.close_id = p_close AND (b.b).what = 'storage' AND (b.b).day = p_day
-    AND (b.b).account IN (SELECT unnest(p_accounts));
+  WHERE b.close_id = p_close AND b.what = 'storage' AND b.day = p_day
+    AND b.account IN (SELECT unnest(p_accounts));
   INSERT INTO classbill.ledger (close_id, account, day, product, quantity, unit, unit_price, amount, currency)
-  SELECT p_close, (b.b).account, p_day, 'storage', classbill.gb_months((b.b).byte_marks, (b.b).marks),
-         'GB-month', p.price, classbill_internal.storage_amount((b.b).byte_marks, (b.b).marks, p.price),
+  SELECT p_close, b.account, p_day, 'storage', classbill.gb_months(b.byte_marks, b.marks),
+         'GB-month', p.price, classbill_internal.storage_amount(b.byte_marks, b.marks, p.price),
          a.currency
   FROM classbill_internal.work_bases AS b
-  JOIN classbill.accounts AS a ON a.account = (b.b).account
-  CROSS JOIN LATERAL (SELECT classbill.price_on('storage', (b.b).account, a.currency, p_day)) AS p(price)
-  WHERE b.close_id = p_close AND (b.b).what = 'storage' AND (b.b).day = p_day
-    AND (b.b).account IN (SELECT unnest(p_accounts))
-  ORDER BY (b.b).account;
+  JOIN classbill.accounts AS a ON a.account = b.account
+  CROSS JOIN LATERAL (SELECT classbill.price_on('storage', b.account, a.currency, p_day)) AS p(price)
+  WHERE b.close_id = p_close AND b.what = 'storage' AND b.day = p_day
+    AND b.account IN (SELECT unnest(p_accounts))
+  ORDER BY b.account;
 
   INSERT INTO classbill.ledger_exports (close_id, account, day, seconds)
-  SELECT p_close, (b.b).account, p_day, (b.b).seconds
+  SELECT p_close, b.account, p_day, b.seconds
   FROM classbill_internal.work_bases AS b
-  WHERE b.close_id = p_close AND (b.b).what = 'export' AND (b.b).day = p_day
-    AND (b.b).account IN (SELECT unnest(p_accounts));
+  WHERE b.close_id = p_close AND b.what = 'export' AND b.day = p_day
+    AND b.account IN (SELECT unnest(p_accounts));
   INSERT INTO classbill.ledger (close_id, account, day, product, quantity, unit, unit_price, amount, currency)
-  SELECT p_close, (b.b).account, p_day, 'export', ceil((b.b).seconds / 60), 'minute', p.price,
-         ceil((b.b).seconds / 60) * p.price, a.currency
+  SELECT p_close, b.account, p_day, 'export', ceil(b.seconds / 60), 'minute', p.price,
+         ceil(b.seconds / 60) * p.price, a.currency
   FROM classbill_internal.work_bases AS b
-  JOIN classbill.accounts AS a ON a.account = (b.b).account
-  CROSS JOIN LATERAL (SELECT classbill.price_on('export', (b.b).account, a.currency, p_day)) AS p(price)
-  WHERE b.close_id = p_close AND (b.b).what = 'export' AND (b.b).day = p_day
-    AND (b.b).account IN (SELECT unnest(p_accounts)) AND (b.b).seconds > 0
-  ORDER BY (b.b).account;
+  JOIN classbill.accounts AS a ON a.account = b.account
+  CROSS JOIN LATERAL (SELECT classbill.price_on('export', b.account, a.currency, p_day)) AS p(price)
+  WHERE b.close_id = p_close AND b.what = 'export' AND b.day = p_day
+    AND b.account IN (SELECT unnest(p_accounts)) AND b.seconds > 0
+  ORDER BY b.account;
 END $$;
 COMMENT ON FUNCTION classbill_internal.bill_day(bigint, date, text[]) IS
   'Step of a close: the regular lines of the day for the accounts: usage of work_room_days drawn from packs, storage and export of work_bases';
@@ -1209,10 +1283,15 @@ BEGIN
   INSERT INTO classbill_internal.work_processed (close_id, room)
   SELECT DISTINCT p_close, c.room
   FROM classbill_internal.work_changes AS c
-  JOIN classbill_internal.work_results AS w ON w.close_id = p_close AND (w.r).room = c.room
+  JOIN classbill_internal.work_results AS w ON w.close_id = p_close AND w.room = c.room
   WHERE c.close_id = p_close AND c.day >= p_day - p_reach
     AND cardinality(w.involved) > 0
-    AND NOT EXISTS (SELECT FROM unnest(w.involved) AS i(a) WHERE i.a NOT IN (SELECT unnest(p_accounts)));
+    AND NOT EXISTS (SELECT FROM unnest(w.involved) AS i(a) WHERE i.a NOT IN (SELECT unnest(p_accounts)))
+    -- a room billed on a day moving to an account whose ledger began later
+    -- waits (listed in close_problems): it could only be credited
+    AND NOT EXISTS (SELECT FROM classbill_internal.work_changes AS m
+                    WHERE m.close_id = p_close AND m.room = c.room AND m.day >= p_day - p_reach
+                      AND m.old_account IS NOT NULL AND m.new_account IS NOT NULL AND NOT m.new_in);
 
   -- packs recorded after their purchase day was closed: billed now,
   -- pointing at their purchase day, before the closed days are drawn again
@@ -1287,7 +1366,8 @@ COMMENT ON FUNCTION classbill_internal.bill_or_hold(bigint, date, text[], intege
 
 -- Step 8: what the close leaves behind ------------------------------------------------
 
-CREATE FUNCTION classbill_internal.record_close(p_close bigint, p_day date, p_closed text[], p_lo date)
+CREATE FUNCTION classbill_internal.record_close(p_close bigint, p_day date, p_closed text[], p_lo date,
+                                                p_lo_window date)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1297,45 +1377,53 @@ BEGIN
   SELECT a, p_day, p_close FROM unnest(p_closed) AS a;
 
   -- digests move forward by what was billed: the rooms of events whose
-  -- accounts all closed now, of recordings and exports whose account did
+  -- accounts all closed now; recordings and exports of the recheck window
+  -- are read again whole by every close, and older days are listed once
   WITH done AS (
-    SELECT w.source, w.day, w.room, w.now, w.was
+    SELECT w.day, w.room, w.now, w.was
     FROM classbill_internal.work_digests AS w
-    LEFT JOIN classbill_internal.work_results AS r ON r.close_id = p_close AND (r.r).room = w.room
-    WHERE w.close_id = p_close
-      AND CASE WHEN w.source = 'events'
-               THEN r.close_id IS NOT NULL AND (r.r).problem IS NULL
-                    AND CASE WHEN cardinality(r.involved) > 0
-                             THEN NOT EXISTS (SELECT FROM unnest(r.involved) AS i(a)
-                                              WHERE i.a NOT IN (SELECT unnest(p_closed)))
-                             -- no events now and nothing billed: nothing to bill
-                             ELSE (r.r).usage IS NULL END
-               ELSE w.account IN (SELECT unnest(p_closed)) END),
+    LEFT JOIN classbill_internal.work_results AS r ON r.close_id = p_close AND r.room = w.room
+    WHERE w.close_id = p_close AND w.source = 'events'
+      AND r.close_id IS NOT NULL AND r.problem IS NULL
+      -- changes listed, not billed, stay found until billed
+      AND NOT EXISTS (SELECT FROM classbill_internal.work_changes AS c
+                      WHERE c.close_id = p_close AND c.room = w.room
+                        AND (c.day < p_lo_window OR (c.old_account IS NOT NULL AND c.new_account IS NOT NULL
+                                                     AND NOT c.new_in)))
+      AND CASE WHEN cardinality(r.involved) > 0
+               THEN NOT EXISTS (SELECT FROM unnest(r.involved) AS i(a)
+                                WHERE i.a NOT IN (SELECT unnest(p_closed)))
+               -- no events now and nothing billed: nothing to bill
+               ELSE r.usage IS NULL END),
   rooms AS (
     INSERT INTO classbill_internal.digest_rooms AS g (source, day, room, digest, close_id)
-    SELECT d.source, d.day, d.room, d.now, p_close FROM done AS d
+    SELECT 'events', d.day, d.room, d.now, p_close FROM done AS d
     ON CONFLICT (source, day, room) DO UPDATE SET digest = EXCLUDED.digest, close_id = EXCLUDED.close_id
     RETURNING 1),
   days AS (
-    SELECT d.source, d.day,
+    SELECT d.day,
            classbill_internal.digest_minus(classbill_internal.digest_total(d.now),
                                            classbill_internal.digest_total(d.was)) AS delta
-    FROM done AS d GROUP BY d.source, d.day)
+    FROM done AS d GROUP BY d.day)
   INSERT INTO classbill_internal.digest_days AS g (source, day, digest, close_id)
-  SELECT x.source, x.day, x.delta, p_close FROM days AS x
+  SELECT 'events', x.day, x.delta, p_close FROM days AS x
   ON CONFLICT (source, day) DO UPDATE
     SET digest = classbill_internal.digest_plus(g.digest, EXCLUDED.digest), close_id = EXCLUDED.close_id;
+  INSERT INTO classbill_internal.digest_days AS g (source, day, digest, close_id)
+  SELECT w.source, w.day, w.now, p_close FROM classbill_internal.work_days AS w
+  WHERE w.close_id = p_close AND w.source <> 'events'
+  ON CONFLICT (source, day) DO UPDATE SET digest = EXCLUDED.digest, close_id = EXCLUDED.close_id;
 
   -- digests of days no close looks at any more
   DELETE FROM classbill_internal.digest_rooms WHERE day < p_lo;
   DELETE FROM classbill_internal.digest_days WHERE day < p_lo;
 
   -- the close's work (closes run one at a time, under the close lock)
-  TRUNCATE classbill_internal.work_digests, classbill_internal.work_rooms, classbill_internal.work_results,
+  TRUNCATE classbill_internal.work_days, classbill_internal.work_digests, classbill_internal.work_rooms, classbill_internal.work_results,
            classbill_internal.work_room_days, classbill_internal.work_changes, classbill_internal.work_bases,
            classbill_internal.work_draws, classbill_internal.work_processed;
 END $$;
-COMMENT ON FUNCTION classbill_internal.record_close(bigint, date, text[], date) IS
+COMMENT ON FUNCTION classbill_internal.record_close(bigint, date, text[], date, date) IS
   'Step 8 of a close: the days closed, the digests moved forward by what was billed (a room of an account held back keeps its old digest, so its change is found again), digests older than the watch window dropped, the work emptied';
 
 -- Closing --------------------------------------------------------------------------------
@@ -1400,7 +1488,7 @@ BEGIN
   closed := classbill_internal.bill_or_hold(v_close, p_day,
                                             ARRAY(SELECT a FROM unnest(accounts) AS a WHERE a <> ALL (held)),
                                             reach);
-  PERFORM classbill_internal.record_close(v_close, p_day, closed, lo);
+  PERFORM classbill_internal.record_close(v_close, p_day, closed, lo, p_day - reach);
 
   SELECT count(*), count(*) FILTER (WHERE l.corrects IS NOT NULL) INTO lines, adjusted
   FROM classbill.ledger AS l WHERE l.close_id = v_close;
@@ -1445,8 +1533,8 @@ BEGIN
       USING ERRCODE = '22023', HINT = 'CALL classbill.close_yesterday() closes the last day that ended.';
   END IF;
   IF p_day >= today THEN
-    RAISE EXCEPTION 'billing day % has not ended yet in billing time zone % (it is % there now)',
-                    p_day, tz, to_char(now() AT TIME ZONE tz, 'YYYY-MM-DD HH24:MI')
+    RAISE EXCEPTION 'billing day % has not ended yet in billing time zone % (today there is %)',
+                    p_day, tz, today
       USING ERRCODE = '22023',
             DETAIL = 'A day is closed after it ends; rows still to come would not be billed (SPEC 7.4).',
             HINT = 'Close yesterday or earlier: CALL classbill.close_yesterday().';

@@ -64,7 +64,7 @@ REVOKE EXECUTE ON ROUTINE
   classbill_internal.bill_day(bigint, date, text[]),
   classbill_internal.bill(bigint, date, text[], integer),
   classbill_internal.bill_or_hold(bigint, date, text[], integer),
-  classbill_internal.record_close(bigint, date, text[], date),
+  classbill_internal.record_close(bigint, date, text[], date, date),
   classbill_internal.close_one(date, text, boolean),
   classbill_internal.check_accounts(),
   classbill_internal.check_rates(),

@@ -207,76 +207,80 @@ CREATE TYPE classbill_internal.room_result AS (
 COMMENT ON TYPE classbill_internal.room_result IS
   'A room as the sources give it: its account (all of them when it is listed more than once), tier, declared mode and usage, or the first problem found in its rows (source, problem, detail); room_digest fingerprints its rooms rows';
 
--- p_which selects the rooms: a condition on the events source, alias x,
--- with $1, $2 the instants of a period and $3 a close.
-CREATE FUNCTION classbill_internal.room_results(p_which text, p_from timestamptz, p_to timestamptz,
-                                                p_close bigint, p_zone text, p_billing boolean)
-RETURNS SETOF classbill_internal.room_result
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+-- The query of classbill_internal.room_result rows for the rooms of
+-- p_set, a set of the events source's room values written to follow
+-- "room" ("IN (SELECT ...)", "= ANY (...)"), with $1, $2 the instants of a
+-- period and $3 a close; $4 is the billing time zone the usage must be
+-- built in, $5 whether the rooms' accounts must be in classbill.accounts
+-- (billing) or not (reports).  One pass over the rooms' events, one over
+-- their rooms rows.
+CREATE FUNCTION classbill_internal.room_results_sql(p_set text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-  RETURN QUERY EXECUTE format($q$
-    WITH u AS MATERIALIZED (
-      SELECT e.room,
-             classbill.in_zone(classbill.room_usage(e.participant, e.event, e.at)
-                                 FILTER (WHERE e.problem IS NULL), $4) AS usage,
-             count(*) FILTER (WHERE e.problem IS NOT NULL) AS bad,
-             min(e.problem) AS problem
-      FROM (SELECT x.room, x.participant::text AS participant, x.event::text AS event, x.at,
-                   classbill_internal.event_problem(x.participant::text, x.event::text, x.at) AS problem
-            FROM %1$s AS x WHERE %3$s) AS e
-      GROUP BY e.room),
-    r AS (
-      SELECT u.room, count(y.room) AS n,
-             array_agg(DISTINCT y.account::text) FILTER (WHERE y.account IS NOT NULL) AS accounts,
+  SELECT format($q$
+    SELECT u.room::text AS room, r.account, r.accounts,
+           CASE WHEN r.width BETWEEN 1 AND 2147483647 AND r.height BETWEEN 1 AND 2147483647
+                THEN classbill.tier(r.width::integer, r.height::integer) END AS tier,
+           CASE WHEN r.mode IN ('1v1', '1vn') THEN r.mode::classbill.mode END AS declared_mode,
+           CASE WHEN p.problem IS NULL THEN u.usage END AS usage,
+           CASE WHEN p.problem IS NULL THEN NULL WHEN p.problem = 7 THEN 'events' ELSE 'rooms' END AS source,
+           CASE p.problem
+             WHEN 1 THEN 'room has events but no row in the rooms source'
+             WHEN 2 THEN format('room is listed %%s times in the rooms source', r.n)
+             WHEN 3 THEN 'room has no account in the rooms source'
+             WHEN 4 THEN format('account "%%s" of the room is not in classbill.accounts', r.account)
+             WHEN 5 THEN format('resolution %%sx%%s of the room is not a picture size',
+                                coalesce(r.width::text, 'NULL'), coalesce(r.height::text, 'NULL'))
+             WHEN 6 THEN format('mode "%%s" of the room is neither 1v1 nor 1vn', r.mode)
+             WHEN 7 THEN u.problem END AS problem,
+           CASE p.problem
+             WHEN 1 THEN 'Every room with events needs its account, mode and resolution; nothing is billed to no one.'
+             WHEN 2 THEN format('Accounts: %%s. A room has exactly one row: it is billed once, to one account (SPEC 8.2).',
+                                array_to_string(r.accounts, ', '))
+             WHEN 3 THEN 'Give the room the account (application id) it is billed to.'
+             WHEN 4 THEN 'Add the account with its plan and currency; its days are closed from the first one held back.'
+             WHEN 5 THEN 'Width and height are positive numbers of pixels (SPEC 2.1).'
+             WHEN 6 THEN 'Declare 1v1 or 1vn, or leave mode NULL to infer it per billing day (SPEC 3.1).'
+             WHEN 7 THEN format('%%s bad event row(s) in the room; the first named here (SPEC 8.1).', u.bad) END AS detail,
+           r.dg AS room_digest
+    FROM (SELECT e.room,
+                 classbill.in_zone(classbill.room_usage(e.participant, e.event, e.at)
+                                     FILTER (WHERE e.problem IS NULL), $4) AS usage,
+                 count(*) FILTER (WHERE e.problem IS NOT NULL) AS bad,
+                 min(e.problem) AS problem
+          FROM (SELECT x.room, x.participant::text AS participant, x.event::text AS event, x.at,
+                       classbill_internal.event_problem(x.participant::text, x.event::text, x.at) AS problem
+                FROM %1$s AS x WHERE x.room %3$s) AS e
+          GROUP BY e.room) AS u
+    LEFT JOIN (
+      SELECT y.room, count(*) AS n,
+             array_agg(y.account::text) FILTER (WHERE y.account IS NOT NULL) AS accounts,
              min(y.account::text) AS account,
-             bool_or(y.account IS NULL) FILTER (WHERE y.room IS NOT NULL) AS no_account,
+             bool_or(y.account IS NULL) AS no_account,
              min(y.mode::text) AS mode,
              min(y.width::bigint) AS width, min(y.height::bigint) AS height,
              classbill_internal.digest_total(
                classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint)) AS dg
-      FROM u LEFT JOIN %2$s AS y ON y.room = u.room
-      GROUP BY u.room)
-    SELECT u.room::text, r.account, r.accounts,
-           CASE WHEN r.width BETWEEN 1 AND 2147483647 AND r.height BETWEEN 1 AND 2147483647
-                THEN classbill.tier(r.width::integer, r.height::integer) END,
-           CASE WHEN r.mode IN ('1v1', '1vn') THEN r.mode::classbill.mode END,
-           CASE WHEN p.problem IS NULL THEN u.usage END,
-           p.source, p.problem, p.detail, r.dg
-    FROM u JOIN r USING (room)
-    CROSS JOIN LATERAL (
-      SELECT * FROM (VALUES
-        (1, 'rooms', CASE WHEN r.n = 0 THEN 'room has events but no row in the rooms source' END,
-         'Every room with events needs its account, mode and resolution; nothing is billed to no one.'),
-        (2, 'rooms', CASE WHEN r.n > 1 THEN format('room is listed %%s times in the rooms source', r.n) END,
-         format('Accounts: %%s. A room has exactly one row: it is billed once, to one account (SPEC 8.2).',
-                array_to_string(r.accounts, ', '))),
-        (3, 'rooms', CASE WHEN r.no_account THEN 'room has no account in the rooms source' END,
-         'Give the room the account (application id) it is billed to.'),
-        (4, 'rooms', CASE WHEN $5 AND r.n = 1 AND NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = r.account)
-                          THEN format('account "%%s" of the room is not in classbill.accounts', r.account) END,
-         'Add the account with its plan and currency; its days are closed from the first one held back.'),
-        (5, 'rooms', CASE WHEN r.n = 1 AND NOT (r.width BETWEEN 1 AND 2147483647 AND r.height BETWEEN 1 AND 2147483647)
-                          THEN format('resolution %%sx%%s of the room is not a picture size',
-                                      coalesce(r.width::text, 'NULL'), coalesce(r.height::text, 'NULL')) END,
-         'Width and height are positive numbers of pixels (SPEC 2.1).'),
-        (6, 'rooms', CASE WHEN r.n = 1 AND r.mode IS NOT NULL AND r.mode NOT IN ('1v1', '1vn')
-                          THEN format('mode "%%s" of the room is neither 1v1 nor 1vn', r.mode) END,
-         'Declare 1v1 or 1vn, or leave mode NULL to infer it per billing day (SPEC 3.1).'),
-        (7, 'events', CASE WHEN u.bad > 0 THEN u.problem END,
-         format('%%s bad event row(s) in the room; the first named here (SPEC 8.1).', u.bad))
-      ) AS c(ord, source, problem, detail)
-      WHERE c.problem IS NOT NULL
-      UNION ALL SELECT 99, NULL, NULL, NULL
-      ORDER BY 1 LIMIT 1) AS p
-    $q$, classbill.source('events'), classbill.source('rooms'), p_which)
-  USING p_from, p_to, p_close, p_zone, p_billing;
-END $$;
-COMMENT ON FUNCTION classbill_internal.room_results(text, timestamptz, timestamptz, bigint, text, boolean) IS
-  'Usage, account, tier and declared mode of the rooms the condition selects, from all their events, each room checked (SPEC 8.1, 8.2; for billing, also that its account is in classbill.accounts): a room with a problem comes back with the problem instead of its usage';
+      FROM %2$s AS y WHERE y.room %3$s
+      GROUP BY y.room) AS r ON r.room = u.room
+    LEFT JOIN classbill.accounts AS acct ON acct.account = r.account
+    -- the first problem of the room, in this order (OFFSET 0: worked out once)
+    CROSS JOIN LATERAL (SELECT CASE
+      WHEN r.n IS NULL THEN 1
+      WHEN r.n > 1 THEN 2
+      WHEN r.no_account THEN 3
+      WHEN $5 AND acct.account IS NULL THEN 4
+      WHEN NOT (r.width BETWEEN 1 AND 2147483647 AND r.height BETWEEN 1 AND 2147483647) THEN 5
+      WHEN r.mode IS NOT NULL AND r.mode NOT IN ('1v1', '1vn') THEN 6
+      WHEN u.bad > 0 THEN 7 END AS problem OFFSET 0) AS p
+    $q$, classbill.source('events'), classbill.source('rooms'), p_set)
+$$;
+COMMENT ON FUNCTION classbill_internal.room_results_sql(text) IS
+  'The query giving, for a set of rooms, their usage from all their events, account, tier and declared mode, each room checked (SPEC 8.1, 8.2; for billing, also that its account is in classbill.accounts): a room with a problem comes back with the problem instead of its usage';
 
--- The condition of room_results for rooms with an event in [$1, $2).
+-- The set of room_results_sql for rooms with an event in [$1, $2).
 -- Events on foreign tables (shards through postgres_fdw): the rooms are
 -- listed first and the list goes into the query as one constant, so that
 -- every shard runs room_usage on its own rows.  PostgreSQL 15 does not
@@ -297,12 +301,12 @@ BEGIN
     FROM pg_attribute AS a WHERE a.attrelid = events AND a.attname = 'room';
     EXECUTE format('SELECT array_agg(DISTINCT a.room)::text FROM %s AS a WHERE a.at >= $1 AND a.at < $2', events)
       INTO rooms USING p_from, p_to;
-    RETURN format('x.room = ANY (%L::%s[])', coalesce(rooms, '{}'), room_type);
+    RETURN format('= ANY (%L::%s[])', coalesce(rooms, '{}'), room_type);
   END IF;
-  RETURN format('x.room IN (SELECT a.room FROM %s AS a WHERE a.at >= $1 AND a.at < $2)', events);
+  RETURN format('IN (SELECT a.room FROM %s AS a WHERE a.at >= $1 AND a.at < $2)', events);
 END $$;
 COMMENT ON FUNCTION classbill_internal.rooms_with_events(timestamptz, timestamptz) IS
-  'The condition on the events source (alias x) selecting rooms with an event in [$1, $2); on foreign tables, the rooms as a list';
+  'The rooms with an event in [$1, $2), written to follow "room": a semi-join, or on foreign tables the rooms as a list';
 
 -- The error a report raises for a room's problem.
 CREATE FUNCTION classbill_internal.room_error(p_room text, p_accounts text[], p_source text,
@@ -339,13 +343,13 @@ BEGIN
   PERFORM classbill_internal.check_period(p_from, p_to);
   t1 := classbill.day_start(p_from);
   t2 := classbill.day_start(p_to);
-  RETURN QUERY
-  SELECT r.room,
-         CASE WHEN r.problem IS NULL THEN r.account
-              ELSE classbill_internal.room_error(r.room, r.accounts, r.source, r.problem, r.detail) END,
-         r.tier, r.declared_mode, classbill.room_mode(r.declared_mode, r.usage), r.usage
-  FROM classbill_internal.room_results(classbill_internal.rooms_with_events(t1, t2), t1, t2, NULL,
-                                       classbill.billing_timezone(), false) AS r;
+  RETURN QUERY EXECUTE format($q$
+    SELECT r.room,
+           CASE WHEN r.problem IS NULL THEN r.account
+                ELSE classbill_internal.room_error(r.room, r.accounts, r.source, r.problem, r.detail) END,
+           r.tier, r.declared_mode, classbill.room_mode(r.declared_mode, r.usage), r.usage
+    FROM (%s) AS r $q$, classbill_internal.room_results_sql(classbill_internal.rooms_with_events(t1, t2)))
+  USING t1, t2, NULL::bigint, classbill.billing_timezone(), false;
 END $$;
 COMMENT ON FUNCTION classbill.room_values(date, date) IS
   'Usage of every room with an event in the billing days [from, to), from all of its events, with its account, tier, declared mode and the mode of the whole value; a room whose rows have a problem is an error naming it (SPEC 8.1, 8.2). Billing infers modes per day: classbill.room_days';

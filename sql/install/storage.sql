@@ -83,28 +83,31 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT format($q$
-    SELECT q.room, count(y.room) AS n, min(y.account::text) AS account,
-           bool_or(y.account IS NOT NULL AND NOT EXISTS (SELECT FROM classbill.accounts AS a
-                                                         WHERE a.account = y.account::text)) AS unknown
-    FROM (SELECT DISTINCT z.room FROM (%1$s) AS z) AS q
-    LEFT JOIN %2$s AS y ON y.room = q.room
-    GROUP BY q.room $q$, p_rooms, classbill.source('rooms'))
+    SELECT y.room, count(*) AS n, min(y.account::text) AS account,
+           bool_or(y.account IS NOT NULL AND a.account IS NULL) AS unknown
+    FROM %2$s AS y
+    LEFT JOIN classbill.accounts AS a ON a.account = y.account::text
+    WHERE y.room IN (%1$s)
+    GROUP BY y.room $q$, p_rooms, classbill.source('rooms'))
 $$;
 COMMENT ON FUNCTION classbill_internal.room_accounts_sql(text) IS
   'SQL giving, for the rooms of a query, how many rooms rows each has and their account';
 
-CREATE FUNCTION classbill_internal.room_account_problem(n bigint, account text, unknown boolean)
+-- Why a storage or export row of the rooms r has no account to bill, or
+-- NULL: an expression over r.n, r.account and r.unknown, written into the
+-- queries (a function call per row costs more than the rest of the row).
+CREATE FUNCTION classbill_internal.room_account_problem_sql()
 RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE WHEN n = 0 THEN 'its room is not in the rooms source'
-              WHEN n > 1 THEN format('its room is listed %s times in the rooms source', n)
-              WHEN account IS NULL THEN 'its room has no account in the rooms source'
-              WHEN unknown THEN format('account "%s" of its room is not in classbill.accounts', account) END
+  SELECT $e$CASE WHEN r.n IS NULL THEN 'its room is not in the rooms source'
+              WHEN r.n > 1 THEN format('its room is listed %s times in the rooms source', r.n)
+              WHEN r.account IS NULL THEN 'its room has no account in the rooms source'
+              WHEN r.unknown THEN format('account "%s" of its room is not in classbill.accounts', r.account) END$e$
 $$;
-COMMENT ON FUNCTION classbill_internal.room_account_problem(bigint, text, boolean) IS
-  'Why a storage or export row has no account to bill, or NULL';
+COMMENT ON FUNCTION classbill_internal.room_account_problem_sql() IS
+  'SQL of the reason a storage or export row has no account to bill, or NULL, over the rooms r of room_accounts_sql';
 
 CREATE FUNCTION classbill_internal.storage_results(p_from date, p_to date, p_account text)
 RETURNS SETOF classbill_internal.basis_row
@@ -120,16 +123,12 @@ DECLARE
                 WHEN x.bytes < 0 THEN format('recording size %%s bytes is negative', x.bytes)
                 WHEN x.retention < interval '0' THEN format('recording retention %%s is negative', x.retention)
                 WHEN x.deleted_at < x.ready_at THEN format('recording deleted at %%s, before it was ready', x.deleted_at)
-           END AS problem,
-           format('room %%s, bytes %%s, ready_at %%s, retention %%s, deleted_at %%s', x.room,
-                  coalesce(x.bytes::text, 'NULL'), coalesce(x.ready_at::text, 'NULL'),
-                  coalesce(x.retention::text, 'NULL'), coalesce(x.deleted_at::text, 'NULL')) AS row
+           END AS problem
     FROM %1$s AS x
     WHERE x.ready_at < $2 AND (x.deleted_at IS NULL OR x.deleted_at > $1)
       AND (x.retention IS NULL OR x.retention < interval '0' OR x.ready_at + x.retention > $1)
     UNION ALL
-    SELECT x.room, x.bytes::bigint, x.ready_at, x.retention, x.deleted_at, 'recording ready time is NULL',
-           format('room %%s, bytes %%s, ready_at NULL', x.room, coalesce(x.bytes::text, 'NULL'))
+    SELECT x.room, x.bytes::bigint, x.ready_at, x.retention, x.deleted_at, 'recording ready time is NULL'
     FROM %1$s AS x WHERE x.ready_at IS NULL $q$, classbill.source('recordings'));
 BEGIN
   PERFORM classbill_internal.check_period(p_from, p_to);
@@ -138,8 +137,8 @@ BEGIN
     r AS (%2$s),
     g AS (
       SELECT f.*, r.account,
-             coalesce(f.problem, classbill_internal.room_account_problem(r.n, r.account, r.unknown)) AS why
-      FROM f JOIN r USING (room)
+             coalesce(f.problem, %3$s) AS why
+      FROM f LEFT JOIN r USING (room)
       WHERE $3 IS NULL OR r.account = $3)
     SELECT 'storage', s.account, d.day, d.marks, d.byte_marks, NULL::numeric, NULL, NULL, NULL
     FROM (SELECT g.account,
@@ -147,9 +146,16 @@ BEGIN
           FROM g WHERE g.why IS NULL GROUP BY g.account) AS s
     CROSS JOIN LATERAL unnest(s.days) AS d
     UNION ALL
-    SELECT 'problem', g.account, NULL, NULL, NULL, NULL, g.room::text, g.why, g.row
+    SELECT 'problem', g.account, NULL, NULL, NULL, NULL, g.room::text, g.why,
+           format('room %%s, bytes %%s, ready_at %%s, retention %%s, deleted_at %%s', g.room,
+                  coalesce(g.bytes::text, 'NULL'), coalesce(g.ready_at::text, 'NULL'),
+                  coalesce(g.retention::text, 'NULL'), coalesce(g.deleted_at::text, 'NULL'))
     FROM g WHERE g.why IS NOT NULL
-    $q$, recs, classbill_internal.room_accounts_sql('SELECT f.room FROM f'))
+    $q$, recs,
+    classbill_internal.room_accounts_sql(format(
+      'SELECT x.room FROM %s AS x WHERE (x.ready_at < $2 AND (x.deleted_at IS NULL OR x.deleted_at > $1)) OR x.ready_at IS NULL',
+      classbill.source('recordings'))),
+    classbill_internal.room_account_problem_sql())
   USING classbill.day_start(p_from), classbill.day_start(p_to), p_account, p_from, p_to;
 END $$;
 COMMENT ON FUNCTION classbill_internal.storage_results(date, date, text) IS
@@ -166,14 +172,11 @@ DECLARE
            CASE WHEN x.finished_at IS NULL THEN 'export finish time is NULL'
                 WHEN x.processed IS NULL THEN 'export processed time is NULL'
                 WHEN x.processed < interval '0' THEN format('export processed time %%s is negative', x.processed)
-           END AS problem,
-           format('room %%s, processed %%s, finished_at %%s', x.room,
-                  coalesce(x.processed::text, 'NULL'), coalesce(x.finished_at::text, 'NULL')) AS row
+           END AS problem
     FROM %1$s AS x
     WHERE (x.finished_at >= $1 AND x.finished_at < $2)
     UNION ALL
-    SELECT x.room, x.processed, x.finished_at, 'export finish time is NULL',
-           format('room %%s, processed %%s, finished_at NULL', x.room, coalesce(x.processed::text, 'NULL'))
+    SELECT x.room, x.processed, x.finished_at, 'export finish time is NULL'
     FROM %1$s AS x WHERE x.finished_at IS NULL $q$, classbill.source('exports'));
 BEGIN
   PERFORM classbill_internal.check_period(p_from, p_to);
@@ -182,17 +185,23 @@ BEGIN
     r AS (%2$s),
     g AS (
       SELECT f.*, r.account,
-             coalesce(f.problem, classbill_internal.room_account_problem(r.n, r.account, r.unknown)) AS why
-      FROM f JOIN r USING (room)
+             coalesce(f.problem, %3$s) AS why
+      FROM f LEFT JOIN r USING (room)
       WHERE $3 IS NULL OR r.account = $3)
     SELECT 'export', g.account, (g.finished_at AT TIME ZONE $4)::date, NULL::integer, NULL::numeric,
            sum(extract(epoch FROM g.processed)), NULL, NULL, NULL
     FROM g WHERE g.why IS NULL
     GROUP BY g.account, (g.finished_at AT TIME ZONE $4)::date
     UNION ALL
-    SELECT 'problem', g.account, NULL, NULL, NULL, NULL, g.room::text, g.why, g.row
+    SELECT 'problem', g.account, NULL, NULL, NULL, NULL, g.room::text, g.why,
+           format('room %%s, processed %%s, finished_at %%s', g.room,
+                  coalesce(g.processed::text, 'NULL'), coalesce(g.finished_at::text, 'NULL'))
     FROM g WHERE g.why IS NOT NULL
-    $q$, exps, classbill_internal.room_accounts_sql('SELECT f.room FROM f'))
+    $q$, exps,
+    classbill_internal.room_accounts_sql(format(
+      'SELECT x.room FROM %s AS x WHERE (x.finished_at >= $1 AND x.finished_at < $2) OR x.finished_at IS NULL',
+      classbill.source('exports'))),
+    classbill_internal.room_account_problem_sql())
   USING classbill.day_start(p_from), classbill.day_start(p_to), p_account, classbill.billing_timezone();
 END $$;
 COMMENT ON FUNCTION classbill_internal.export_results(date, date, text) IS

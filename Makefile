@@ -70,6 +70,9 @@ REGRESS = \
 	sources \
 	storage \
 	ledger \
+	guard_rails \
+	change_detection \
+	held_back \
 	advisor \
 	privileges \
 	usage_parallel \

@@ -131,7 +131,7 @@ SELECT * FROM classbill.drawdown(
 SELECT * FROM classbill.drawdown(ARRAY[('2026-11-03', '1v1', 1, NULL)]::classbill.drawdown_use[], NULL);
 SELECT * FROM classbill.drawdown(ARRAY[NULL]::classbill.drawdown_use[], NULL);
 -- A pack item and its tier must agree.
-INSERT INTO classbill.packs (pack_id, account, tier, item, purchased_at) VALUES (8, 'p', '720p', '480p-100', now());
+INSERT INTO classbill.packs (pack_id, account, tier, item, purchased_at) VALUES (8, 'p', '720p', '480p-100', '2026-11-30 10:00+08');
 -- A pack with no catalog price on its day is an error naming it.
 INSERT INTO classbill.pack_items VALUES ('720p-new', '720p', 100);
 INSERT INTO classbill.packs (pack_id, account, tier, item, purchased_at) VALUES (9, 'p', '720p', '720p-new', '2026-11-27 10:00+08');

@@ -61,7 +61,7 @@ UPDATE classbill.ledger SET amount = 0;
 INSERT INTO classbill.ledger (close_id, account, day, product, quantity, unit, amount, currency)
 VALUES (1, 'a', '2026-11-01', 'usage', 1, 'minute', -100, 'CNY');
 DELETE FROM classbill.closed_days;
-SELECT classbill.draw(1, '2026-11-01', '2026-11-01', NULL);
+SELECT classbill_internal.draw(1, '2026-11-01', '2026-11-01', NULL);
 SELECT classbill.register_source('events', 'p_events');
 RESET ROLE;
 

@@ -642,9 +642,9 @@ BEGIN
         cardinality(p_accounts) = (SELECT count(*) FROM classbill.accounts);
   PERFORM classbill_internal.analyze_work('work_digests');
 
-  -- a close of a few accounts (one asked for, or days held back) computes
-  -- only rooms of theirs, now or as billed
-  IF cardinality(p_accounts) <= 100 THEN
+  -- a close of a few of the accounts (one asked for, or days held back)
+  -- computes only rooms of theirs, now or as billed
+  IF cardinality(p_accounts) <= 100 AND cardinality(p_accounts) < (SELECT count(*) FROM classbill.accounts) THEN
     EXECUTE format($q$
       DELETE FROM classbill_internal.work_rooms AS w
       WHERE w.close_id = $1
@@ -1050,6 +1050,7 @@ BEGIN
 
   PERFORM classbill_internal.give_back(p_close, p_line_day, p_for_day);
   PERFORM classbill_internal.draw(p_close, p_line_day, p_for_day, p_for_day);
+  DELETE FROM classbill_internal.work_draws WHERE close_id = p_close AND for_day = p_for_day;
   RETURN n;
 END $$;
 COMMENT ON FUNCTION classbill_internal.adjust_usage(bigint, date, date) IS
@@ -1216,6 +1217,7 @@ BEGIN
   FROM g WHERE g.seconds > 0;
   PERFORM classbill_internal.analyze_work('work_draws');
   PERFORM classbill_internal.draw(p_close, p_day, p_day, NULL);
+  DELETE FROM classbill_internal.work_draws WHERE close_id = p_close AND for_day = p_day;
 
   -- packs bought that day
   INSERT INTO classbill.ledger (close_id, account, day, product, tier, pack_id, item, quantity, unit,
@@ -1279,7 +1281,8 @@ DECLARE
   tz text := classbill.billing_timezone();
   y date;
 BEGIN
-  -- the changed rooms this close bills: every account involved closes now
+  -- the changed rooms this attempt bills: every account involved closes now
+  DELETE FROM classbill_internal.work_processed WHERE close_id = p_close;
   INSERT INTO classbill_internal.work_processed (close_id, room)
   SELECT DISTINCT p_close, c.room
   FROM classbill_internal.work_changes AS c

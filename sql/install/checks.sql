@@ -160,9 +160,10 @@ CREATE FUNCTION classbill_internal.pack_billed(p_pack_id bigint)
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT EXISTS (SELECT FROM classbill.ledger AS l WHERE l.pack_id = p_pack_id) $$;
+AS $$ SELECT EXISTS (SELECT FROM classbill.ledger AS l WHERE l.pack_id = p_pack_id)
+           OR EXISTS (SELECT FROM classbill.ledger_packs AS l WHERE l.pack_id = p_pack_id) $$;
 COMMENT ON FUNCTION classbill_internal.pack_billed(bigint) IS
-  'Whether the ledger has a line of the pack: its purchase billed, or minutes drawn from it';
+  'Whether the ledger holds the pack: a close saw it, billed its purchase or drew minutes from it';
 
 CREATE FUNCTION classbill_internal.check_packs() RETURNS trigger
 LANGUAGE plpgsql
@@ -178,7 +179,7 @@ BEGIN
                     CASE TG_OP WHEN 'DELETE' THEN 'deleted' ELSE 'changed' END
       USING ERRCODE = '55000',
             DETAIL = classbill_internal.describe('packs', to_jsonb(OLD), keys),
-            HINT = 'Its purchase was billed or minutes were drawn from it; record a correction as a new pack.';
+            HINT = 'A close has billed it or drawn from it; record a correction as a new pack.';
   END IF;
   IF TG_OP = 'DELETE' THEN
     RETURN OLD;

@@ -129,6 +129,16 @@ CREATE INDEX ON classbill.close_problems (close_id);
 COMMENT ON TABLE classbill.close_problems IS
   'One row per problem a close met (SPEC 7.2, 7.5): the close, the account (NULL when no account can be named), the day held back or changed, the source and room, what is wrong and which row; action ''held back'' (that account''s day stays open and later closes retry it) or ''listed'' (billed nowhere: a change older than the recheck window, a row of no known account)';
 
+-- Which packs the ledger has seen: a pack recorded after its purchase day
+-- was closed is found by not being here (SPEC 7.2).
+CREATE TABLE classbill.ledger_packs (
+  close_id bigint NOT NULL REFERENCES classbill.closes,
+  pack_id  bigint NOT NULL
+);
+CREATE INDEX ON classbill.ledger_packs (pack_id);
+COMMENT ON TABLE classbill.ledger_packs IS
+  'Each pack with the close that first saw it (billed it, or found it bought before its account''s ledger began); a pack not here and bought on a closed day was recorded late (SPEC 7.2)';
+
 SELECT pg_catalog.pg_extension_config_dump('classbill.closes', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.closes_close_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.closed_days', '');
@@ -139,6 +149,7 @@ SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_storage', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_exports', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_rooms', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.close_problems', '');
+SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_packs', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.close_problems_problem_id_seq', '');
 
 -- Closed means closed: no update, no delete, no truncate, for anyone who
@@ -182,6 +193,10 @@ FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_rooms
 FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_rooms
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_packs
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_packs
 FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.close_problems
 FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
@@ -287,8 +302,9 @@ COMMENT ON VIEW classbill.open_problems IS
 --   * Recordings and exports.  Every close computes the storage and
 --     export basis of every account again for all of the recheck window
 --     and compares it with what is billed: no digest is needed there.
---   * Packs.  A pack without a pack line, bought on a closed day, is a
---     late pack: billed, and drawn from its purchase day on.
+--   * Packs.  A pack no close has seen (classbill.ledger_packs), bought
+--     on a day its account had closed, is a late pack: billed, and drawn
+--     from its purchase day on.
 --
 -- Changes to the days of the watch window, before the recheck window,
 -- are found the same way (digests of events, recordings and exports) and
@@ -785,6 +801,30 @@ END $$;
 COMMENT ON FUNCTION classbill_internal.read_bases(bigint, date, date) IS
   'Step 5 of a close: storage and export per account and day of [from, day], read and checked from the sources (SPEC 4.2, 5.1, 8.2), into work_bases';
 
+-- Packs the ledger has not seen, bought by the end of p_day, of the
+-- accounts: late (bought on a day the account had closed: recorded after
+-- it), and to bill (bought on p_day, or late within the account's
+-- ledger; a pack bought before its account's ledger began is drawn from
+-- but never billed).
+CREATE FUNCTION classbill_internal.new_packs(p_day date, p_accounts text[])
+RETURNS TABLE (pack_id bigint, account text, tier classbill.tier, item text, bought date, late boolean,
+               to_bill boolean)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT k.pack_id, k.account, k.tier, k.item, b.bought,
+         f.first IS NOT NULL AND b.bought < p_day,
+         b.bought = p_day OR (f.first IS NOT NULL AND b.bought >= f.first)
+  FROM classbill.packs AS k
+  CROSS JOIN LATERAL (SELECT (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date AS bought) AS b
+  CROSS JOIN LATERAL (SELECT min(cd.day) AS first FROM classbill.closed_days AS cd
+                      WHERE cd.account = k.account) AS f
+  WHERE k.account IN (SELECT unnest(p_accounts)) AND b.bought <= p_day
+    AND NOT EXISTS (SELECT FROM classbill.ledger_packs AS lp WHERE lp.pack_id = k.pack_id)
+$$;
+COMMENT ON FUNCTION classbill_internal.new_packs(date, text[]) IS
+  'Packs of the accounts bought by the end of a day that no close has seen: whether late (bought on a day the account had already closed, SPEC 7.2) and whether to bill (bought that day, or late within the account''s ledger)';
+
 -- Step 6: problems ------------------------------------------------------------------
 
 -- Record what the close cannot bill; returns the accounts held back.
@@ -846,18 +886,12 @@ BEGIN
     UNION ALL
     -- packs to bill with no catalog price
     SELECT k.account, 'packs', NULL,
-           format('no price for pack item "%s" in %s on %s (pack %s)', k.item, a.currency,
-                  (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date, k.pack_id),
+           format('no price for pack item "%s" in %s on %s (pack %s)', k.item, a.currency, k.bought, k.pack_id),
            'Add the price to classbill.pack_prices, valid from that day or earlier.'
-    FROM classbill.packs AS k JOIN classbill.accounts AS a ON a.account = k.account
-    WHERE k.account IN (SELECT unnest(p_accounts))
-      AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date <= p_day
-      AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date
-          >= coalesce((SELECT min(cd.day) FROM classbill.closed_days AS cd WHERE cd.account = k.account), p_day)
-      AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack')
+    FROM classbill_internal.new_packs(p_day, p_accounts) AS k JOIN classbill.accounts AS a ON a.account = k.account
+    WHERE k.to_bill
       AND NOT EXISTS (SELECT FROM classbill.pack_prices AS pp
-                      WHERE pp.item = k.item AND pp.currency = a.currency
-                        AND pp.valid_from <= (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date)
+                      WHERE pp.item = k.item AND pp.currency = a.currency AND pp.valid_from <= k.bought)
   ) AS x;
 
   -- a room billed on a day moving to an account whose ledger began later
@@ -893,16 +927,12 @@ BEGIN
   FROM classbill_internal.work_days AS w
   WHERE w.close_id = p_close AND w.source <> 'events' AND w.day < p_day - p_reach - 1 AND w.day >= p_lo;
   INSERT INTO classbill.close_problems (close_id, account, day, source, room, problem, detail, action)
-  SELECT p_close, k.account, (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date, 'packs', NULL,
+  SELECT p_close, k.account, k.bought, 'packs', NULL,
          format('pack %s was recorded after its purchase day left the recheck window', k.pack_id),
-         format('Billed on %s and drawn from %s on; overage before that stays billed.', p_day, p_day - p_reach),
+         format('Drawn from %s on; overage before that stays billed.', p_day - p_reach),
          'listed'
-  FROM classbill.packs AS k
-  WHERE k.account IN (SELECT unnest(p_accounts))
-    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date < p_day - p_reach
-    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date
-        >= (SELECT min(cd.day) FROM classbill.closed_days AS cd WHERE cd.account = k.account)
-    AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack');
+  FROM classbill_internal.new_packs(p_day, p_accounts) AS k
+  WHERE k.late AND k.bought < p_day - p_reach;
 
   SELECT array_agg(DISTINCT p.account) INTO held FROM classbill.close_problems AS p
   WHERE p.close_id = p_close AND p.action = 'held back';
@@ -1071,11 +1101,9 @@ DECLARE
   n integer;
 BEGIN
   WITH late AS (
-    -- account and tier of packs billed late by this close, bought by that day
-    SELECT DISTINCT l.account, l.tier FROM classbill.ledger AS l
-    JOIN classbill.packs AS k ON k.pack_id = l.pack_id
-    WHERE l.close_id = p_close AND l.product = 'pack' AND l.corrects IS NOT NULL
-      AND (k.purchased_at AT TIME ZONE tz)::date <= p_for_day AND l.account IN (SELECT unnest(p_accounts))),
+    -- account and tier of packs recorded late, bought by that day
+    SELECT DISTINCT k.account, k.tier FROM classbill_internal.new_packs(p_line_day, p_accounts) AS k
+    WHERE k.late AND k.bought <= p_for_day),
   over AS (
     SELECT l.account, l.tier, l.mode, sum(l.quantity)::bigint AS minutes, max(l.unit_price) AS rate,
            max(l.currency) AS currency
@@ -1224,15 +1252,13 @@ BEGIN
                                 unit_price, amount, currency)
   SELECT p_close, k.account, p_day, 'pack', k.tier, k.pack_id, k.item, 1, 'pack', pr.price, pr.price,
          a.currency
-  FROM classbill.packs AS k
+  FROM classbill_internal.new_packs(p_day, p_accounts) AS k
   JOIN classbill.accounts AS a ON a.account = k.account
   CROSS JOIN LATERAL (
     SELECT pp.price FROM classbill.pack_prices AS pp
     WHERE pp.item = k.item AND pp.currency = a.currency AND pp.valid_from <= p_day
     ORDER BY pp.valid_from DESC LIMIT 1) AS pr
-  WHERE k.account IN (SELECT unnest(p_accounts))
-    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date = p_day
-    AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack')
+  WHERE k.bought = p_day
   ORDER BY k.account, k.pack_id;
 
   -- storage and export (SPEC 4.2, 5.1)
@@ -1300,22 +1326,16 @@ BEGIN
   -- pointing at their purchase day, before the closed days are drawn again
   INSERT INTO classbill.ledger (close_id, account, day, corrects, product, tier, pack_id, item, quantity,
                                 unit, unit_price, amount, currency)
-  SELECT p_close, k.account, p_day,
-         CASE WHEN (k.purchased_at AT TIME ZONE tz)::date < p_day THEN (k.purchased_at AT TIME ZONE tz)::date END,
-         'pack', k.tier, k.pack_id, k.item, 1, 'pack', pr.price, pr.price, a.currency
-  FROM classbill.packs AS k
+  SELECT p_close, k.account, p_day, k.bought, 'pack', k.tier, k.pack_id, k.item, 1, 'pack', pr.price, pr.price,
+         a.currency
+  FROM classbill_internal.new_packs(p_day, p_accounts) AS k
   JOIN classbill.accounts AS a ON a.account = k.account
   CROSS JOIN LATERAL (
     SELECT pp.price FROM classbill.pack_prices AS pp
-    WHERE pp.item = k.item AND pp.currency = a.currency
-      AND pp.valid_from <= (k.purchased_at AT TIME ZONE tz)::date
+    WHERE pp.item = k.item AND pp.currency = a.currency AND pp.valid_from <= k.bought
     ORDER BY pp.valid_from DESC LIMIT 1) AS pr
-  WHERE k.account IN (SELECT unnest(p_accounts)) AND (k.purchased_at AT TIME ZONE tz)::date < p_day
-    -- bought on a day the ledger closed for the account, not before its ledger began
-    AND (k.purchased_at AT TIME ZONE tz)::date >= (SELECT min(cd.day) FROM classbill.closed_days AS cd
-                                                   WHERE cd.account = k.account)
-    AND NOT EXISTS (SELECT FROM classbill.ledger AS pl WHERE pl.pack_id = k.pack_id AND pl.product = 'pack')
-  ORDER BY k.account, k.purchased_at, k.pack_id;
+  WHERE k.late AND k.to_bill
+  ORDER BY k.account, k.bought, k.pack_id;
 
   -- the closed days, in date order
   FOR y IN
@@ -1376,6 +1396,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  INSERT INTO classbill.ledger_packs (close_id, pack_id)
+  SELECT p_close, k.pack_id FROM classbill_internal.new_packs(p_day, p_closed) AS k;
   INSERT INTO classbill.closed_days (account, day, close_id)
   SELECT a, p_day, p_close FROM unnest(p_closed) AS a;
 

@@ -97,7 +97,7 @@ TO classbill_operator;
 GRANT INSERT ON
   classbill.closes, classbill.closed_days, classbill.ledger, classbill.ledger_usage,
   classbill.ledger_storage, classbill.ledger_exports, classbill.ledger_rooms,
-  classbill.close_problems
+  classbill.close_problems, classbill.ledger_packs
 TO classbill_owner;
 GRANT INSERT, DELETE ON classbill.usage_days TO classbill_owner;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA classbill_internal TO classbill_owner;

@@ -135,6 +135,14 @@ CALL classbill.close_day(NULL);
 CALL classbill.close_day('infinity');
 SELECT count(*) AS closes FROM classbill.closes;
 
+-- An error no account answers for stops the close and says what it is,
+-- without pages of internal SQL: here the events source lost a column.
+\set SHOW_CONTEXT errors
+ALTER TABLE g_events RENAME COLUMN at TO happened_at;
+CALL classbill.close_day('2026-11-02');
+ALTER TABLE g_events RENAME COLUMN happened_at TO at;
+\set SHOW_CONTEXT never
+
 -- A pack bought 11-01, then 11-01 and 11-02 closed.
 INSERT INTO classbill.packs (pack_id, account, tier, item, purchased_at)
 VALUES (1, 'g', '480p', '480p-100', '2026-11-01 09:00+08');

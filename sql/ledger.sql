@@ -138,7 +138,7 @@ FROM classbill.ledger WHERE day = '2026-11-08' AND corrects IS NOT NULL ORDER BY
 
 -- SPEC 7.1: November's statement from the closed days: lines dated in
 -- the month, adjustments included, each rounded once.
-SELECT account, product, tier, mode, quantity, covered, round(adjusted, 6) AS adjusted,
+SELECT account, product, tier, mode, rounded_quantity, unit, covered, rounded_adjusted,
        round(exact_amount, 6) AS exact_amount, amount
 FROM classbill.statement('2026-11-01');
 \pset format unaligned
@@ -150,6 +150,13 @@ SELECT classbill.statement_text('2026-11-01', 'p');
 -- SPEC 7.3: any line explained down to its rooms, packs and rates.
 SELECT what, detail FROM classbill.explain(
   (SELECT min(line_id) FROM classbill.ledger WHERE day = '2026-11-02' AND pack_id = 1 AND mode = '1vn'));
+-- An adjustment says what was billed before and after: p's 1v1 on 11-02
+-- went from 10 minutes to 40 (E's 30 minutes in room 1, arrived late),
+-- then back to 10 when E's rows moved to room 2.
+SELECT what, detail FROM classbill.explain(
+  (SELECT min(line_id) FROM classbill.ledger WHERE corrects = '2026-11-02' AND product = 'usage' AND mode = '1v1'));
+SELECT what, detail FROM classbill.explain(
+  (SELECT max(line_id) FROM classbill.ledger WHERE corrects = '2026-11-02' AND product = 'usage' AND mode = '1v1'));
 SELECT what, detail FROM classbill.explain(
   (SELECT min(line_id) FROM classbill.ledger WHERE product = 'storage' AND corrects = '2026-11-02'));
 SELECT what, detail FROM classbill.explain(

@@ -96,8 +96,8 @@ FROM classbill.usage_days GROUP BY account, tier, mode ORDER BY account, tier, m
 
 \echo
 \echo '== November statements (EXAMPLE rates; each line rounded once, SPEC 6.1)'
-SELECT account, product, tier, mode, quantity, unit, covered AS covered_by_packs,
-       exact_amount, amount, currency
+SELECT account, product, tier, mode, rounded_quantity AS quantity, unit, covered AS covered_by_packs,
+       amount, currency, exact_amount
 FROM classbill.statement_lines('2026-11-01');
 SELECT account, sum(amount) AS total, min(currency) AS currency
 FROM classbill.statement_lines('2026-11-01') GROUP BY account ORDER BY account;
@@ -134,6 +134,7 @@ FROM generate_series(date '2026-11-01', date '2026-11-30', interval '1 day') AS 
 RESET client_min_messages;
 SELECT count(*) AS closes, min(c.day) AS first, max(c.day) AS last,
        (SELECT count(*) FROM classbill.ledger) AS lines,
+       (SELECT round(sum(amount), 2) FROM classbill.ledger) AS total,
        (SELECT sum(amount) FROM classbill.ledger) AS exact_total
 FROM classbill.closes AS c;
 CALL classbill.close_day('2026-11-30');     -- again: nothing changes, and it says so
@@ -149,7 +150,8 @@ WHERE r.room = (SELECT min(room) FROM school.rooms
 INSERT INTO school.exports
 SELECT min(room), interval '10 minutes', '2026-11-28 12:00+08' FROM school.rooms WHERE account = 'birch-tutors';
 CALL classbill.close_day('2026-12-01');
-SELECT line_id, account, day, corrects, product, tier, mode, pack_id, quantity, amount
+SELECT line_id, account, day, corrects, product, tier, mode, pack_id, quantity,
+       classbill.round_money(amount, currency) AS amount, amount AS exact_amount
 FROM classbill.ledger WHERE corrects IS NOT NULL ORDER BY line_id;
 
 \echo

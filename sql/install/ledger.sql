@@ -1543,6 +1543,10 @@ DECLARE
   first date;
   later record;
   d date;
+  msg text;
+  det text;
+  hint text;
+  state text;
 BEGIN
   -- A close must see what a close that ran while it waited wrote: each
   -- statement its own snapshot, taken after the lock below.
@@ -1598,9 +1602,20 @@ BEGIN
   -- back) close first, in order, each for the accounts it is open for
   SELECT min(o.day) INTO first FROM classbill_internal.next_open_days(p_day, p_account) AS o
   WHERE o.day <= p_day;
-  FOR d IN SELECT g::date FROM generate_series(coalesce(first, p_day)::timestamp, p_day::timestamp, '1 day') AS g LOOP
-    PERFORM classbill_internal.close_one(d, p_account, d = p_day);
-  END LOOP;
+  BEGIN
+    FOR d IN SELECT g::date FROM generate_series(coalesce(first, p_day)::timestamp, p_day::timestamp, '1 day') AS g LOOP
+      PERFORM classbill_internal.close_one(d, p_account, d = p_day);
+    END LOOP;
+  EXCEPTION WHEN OTHERS THEN
+    -- an error no account answers for stops the close: said once, with
+    -- what it is, not with the pages of SQL it came from
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT,
+                            state = RETURNED_SQLSTATE;
+    RAISE EXCEPTION USING MESSAGE = format('closing billing day %s failed: %s', d, msg),
+                          DETAIL = coalesce(nullif(det, ''), 'Nothing of this close was written.'),
+                          HINT = coalesce(nullif(hint, ''), 'Correct what the message names and close again.'),
+                          ERRCODE = state;
+  END;
 END $$;
 COMMENT ON PROCEDURE classbill.close_day(date, text) IS
   'Close a billing day that has ended for every account (or one): bill changes to the closed days of the recheck window as adjustments, then the day''s usage, pack, storage and export lines (SPEC 7). Safe to repeat and to run twice at once; all or nothing; days left open before it close first; an account whose rows cannot be billed is held back alone and recorded in classbill.close_problems (SPEC 7.5)';

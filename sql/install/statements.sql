@@ -11,6 +11,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  PERFORM classbill_internal.check_period(p_from, p_to);
   RETURN QUERY SELECT * FROM classbill.usage_lines(p_from, p_to, p_account);
   RETURN QUERY SELECT * FROM classbill.pack_lines(p_from, p_to, p_account);
   IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'recordings') THEN
@@ -23,25 +24,51 @@ END $$;
 COMMENT ON FUNCTION classbill.rated_lines(date, date, text) IS
   'Every rated line of the billing days [from, to), exact: usage with drawdown, packs bought, recording storage and MP4 exports (when their sources are registered)';
 
+-- The first day of the month of a day, and the first of the next.
+CREATE FUNCTION classbill_internal.month_of(p_month date, OUT first date, OUT next date)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_month IS NULL OR NOT isfinite(p_month) THEN
+    RAISE EXCEPTION 'month % is not a date', coalesce(p_month::text, 'NULL')
+      USING ERRCODE = '22023', HINT = 'Give any day of the month: ''2026-11-01''.';
+  END IF;
+  first := date_trunc('month', p_month)::date;
+  next := (date_trunc('month', p_month) + interval '1 month')::date;
+END $$;
+COMMENT ON FUNCTION classbill_internal.month_of(date) IS
+  'The first day of the month of a day and the first day of the next; an error for NULL or infinity';
+
+-- How a quantity is shown beside its exact value: GB-months to six
+-- places, minutes and packs whole.
+CREATE FUNCTION classbill_internal.shown_quantity(p_quantity numeric, p_unit text)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN p_unit = 'GB-month' THEN round(p_quantity, 6) ELSE round(p_quantity, 0) END $$;
+COMMENT ON FUNCTION classbill_internal.shown_quantity(numeric, text) IS
+  'A quantity as people read it: GB-months to six decimal places, minutes and packs as whole numbers';
+
 CREATE FUNCTION classbill.statement_lines(p_month date, p_account text DEFAULT NULL)
 RETURNS TABLE (account text, month date, product text, tier classbill.tier,
                mode classbill.mode, quantity numeric, unit text, covered numeric,
-               exact_amount numeric, amount numeric, currency text)
+               exact_amount numeric, amount numeric, currency text, rounded_quantity numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT l.account, date_trunc('month', p_month)::date, l.product, l.tier, l.mode,
+  SELECT l.account, m.first, l.product, l.tier, l.mode,
          sum(l.quantity), min(l.unit),
          sum(l.quantity) FILTER (WHERE l.pack_id IS NOT NULL AND l.product = 'usage'),
-         sum(l.amount), classbill.round_money(sum(l.amount), l.currency), l.currency
-  FROM classbill.rated_lines(date_trunc('month', p_month)::date,
-                             (date_trunc('month', p_month) + interval '1 month')::date,
-                             p_account) AS l
-  GROUP BY l.account, l.currency, l.product, l.tier, l.mode
+         sum(l.amount), classbill.round_money(sum(l.amount), l.currency), l.currency,
+         classbill_internal.shown_quantity(sum(l.quantity), min(l.unit))
+  FROM classbill_internal.month_of(p_month) AS m,
+       LATERAL classbill.rated_lines(m.first, m.next, p_account) AS l
+  GROUP BY l.account, l.currency, l.product, l.tier, l.mode, m.first
   ORDER BY l.account, l.product, l.tier, l.mode
 $$;
 COMMENT ON FUNCTION classbill.statement_lines(date, text) IS
-  'A month''s statement lines per account, product, tier and mode: the exact sum of its days, rounded once to the currency''s minor unit, half away from zero (SPEC 6.1); a statement''s total is the sum of its rounded lines';
+  'A month''s statement lines computed now from the sources, per account, product, tier and mode: the exact sum of its days, rounded once to the currency''s minor unit, half away from zero (SPEC 6.1); a statement''s total is the sum of its rounded lines';
 
 
 -- Statements of closed days (SPEC 7.1, 7.3) ----------------------------------
@@ -49,24 +76,26 @@ COMMENT ON FUNCTION classbill.statement_lines(date, text) IS
 CREATE FUNCTION classbill.statement(p_month date, p_account text DEFAULT NULL)
 RETURNS TABLE (account text, month date, product text, tier classbill.tier, mode classbill.mode,
                quantity numeric, unit text, covered numeric, adjusted numeric,
-               exact_amount numeric, amount numeric, currency text)
+               exact_amount numeric, amount numeric, currency text,
+               rounded_quantity numeric, rounded_adjusted numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT l.account, date_trunc('month', p_month)::date, l.product, l.tier, l.mode,
+  SELECT l.account, m.first, l.product, l.tier, l.mode,
          sum(l.quantity), min(l.unit),
          sum(l.quantity) FILTER (WHERE l.pack_id IS NOT NULL AND l.product = 'usage'),
          sum(l.amount) FILTER (WHERE l.corrects IS NOT NULL),
-         sum(l.amount), classbill.round_money(sum(l.amount), l.currency), l.currency
-  FROM classbill.ledger AS l
-  WHERE l.day >= date_trunc('month', p_month)::date
-    AND l.day < (date_trunc('month', p_month) + interval '1 month')::date
-    AND (p_account IS NULL OR l.account = p_account)
-  GROUP BY l.account, l.currency, l.product, l.tier, l.mode
+         sum(l.amount), classbill.round_money(sum(l.amount), l.currency), l.currency,
+         classbill_internal.shown_quantity(sum(l.quantity), min(l.unit)),
+         classbill.round_money(sum(l.amount) FILTER (WHERE l.corrects IS NOT NULL), l.currency)
+  FROM classbill_internal.month_of(p_month) AS m
+  JOIN classbill.ledger AS l ON l.day >= m.first AND l.day < m.next
+  WHERE p_account IS NULL OR l.account = p_account
+  GROUP BY l.account, l.currency, l.product, l.tier, l.mode, m.first
   ORDER BY l.account, l.product, l.tier, l.mode
 $$;
 COMMENT ON FUNCTION classbill.statement(date, text) IS
-  'A month''s statement from its closed days: per account, product, tier and mode, the exact sum of the ledger lines dated in the month (adjustments included), rounded once (SPEC 6.1, 7.1); the total is the sum of the rounded lines';
+  'A month''s statement from its closed days: per account, product, tier and mode, the exact sum of the ledger lines dated in the month (adjustments included; adjusted: their share), rounded once to the currency''s minor unit (amount, rounded_adjusted; SPEC 6.1, 7.1), quantities exact and as read (rounded_quantity); the total is the sum of the rounded lines';
 
 CREATE FUNCTION classbill.statement_text(p_month date, p_account text)
 RETURNS text
@@ -74,51 +103,76 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  m date := date_trunc('month', p_month)::date;
+  m record;
   acct record;
   r record;
   out text;
   total numeric := 0;
-  cur text;
   closed integer;
-  days integer := ((m + interval '1 month')::date - m);
+  days integer;
+  currencies text[];
 BEGIN
+  SELECT * INTO m FROM classbill_internal.month_of(p_month);
+  days := m.next - m.first;
   SELECT * INTO acct FROM classbill.accounts AS a WHERE a.account = p_account;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account USING ERRCODE = '22023';
+    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account
+      USING ERRCODE = '22023', HINT = 'Name an account of classbill.accounts.';
+  END IF;
+  -- SPEC 6.1: one account, one currency; a total of two is no total
+  SELECT array_agg(DISTINCT l.currency) INTO currencies FROM classbill.ledger AS l
+  WHERE l.account = p_account AND l.day >= m.first AND l.day < m.next;
+  IF cardinality(currencies) > 1 THEN
+    RAISE EXCEPTION 'account "%" has lines in % currencies in %: %', p_account, cardinality(currencies),
+                    to_char(m.first, 'FMMonth YYYY'), array_to_string(currencies, ', ')
+      USING ERRCODE = '22023', DETAIL = 'One account bills in one currency (SPEC 6.1).';
   END IF;
   SELECT count(*) INTO closed FROM classbill.closed_days AS cd
-  WHERE cd.account = p_account AND cd.day >= m AND cd.day < (m + interval '1 month')::date;
+  WHERE cd.account = p_account AND cd.day >= m.first AND cd.day < m.next;
 
   out := format(E'Statement  %s (%s)\n', coalesce(acct.name, acct.account), acct.account)
-      || format(E'Month      %s, %s plan, %s\n', to_char(m, 'FMMonth YYYY'), acct.plan, acct.currency)
+      || format(E'Month      %s, %s plan, %s\n', to_char(m.first, 'FMMonth YYYY'), acct.plan, acct.currency)
       || format(E'Closed     %s of %s billing days (%s)\n\n', closed, days,
                 classbill.billing_timezone())
       || format(E'%-8s %-5s %-4s %18s %-9s %16s %12s\n', 'product', 'tier', 'mode', 'quantity', 'unit',
                 'of which packs', 'amount')
       || repeat('-', 78) || E'\n';
-  FOR r IN SELECT * FROM classbill.statement(m, p_account) LOOP
+  FOR r IN SELECT * FROM classbill.statement(m.first, p_account) LOOP
     out := out || format(E'%-8s %-5s %-4s %18s %-9s %16s %12s\n',
                          r.product, coalesce(r.tier::text, ''), coalesce(r.mode::text, ''),
-                         CASE WHEN r.unit = 'GB-month' THEN to_char(r.quantity, 'FM999G999G990D000000')
-                              ELSE to_char(r.quantity, 'FM999G999G999G990') END,
+                         CASE WHEN r.unit = 'GB-month' THEN to_char(r.rounded_quantity, 'FM999G999G990D000000')
+                              ELSE to_char(r.rounded_quantity, 'FM999G999G999G990') END,
                          r.unit,
                          coalesce(to_char(r.covered, 'FM999G999G999G990'), ''),
-                         to_char(r.amount, 'FM999G999G999G990D00'));
+                         classbill_internal.money_text(r.amount, r.currency));
     total := total + r.amount;
-    cur := r.currency;
   END LOOP;
   out := out || repeat('-', 78) || E'\n'
-      || format(E'%-65s %12s\n', 'total ' || coalesce(cur, acct.currency),
-                to_char(total, 'FM999G999G999G990D00'));
+      || format(E'%-65s %12s\n', 'total ' || acct.currency, classbill_internal.money_text(total, acct.currency));
   IF EXISTS (SELECT FROM classbill.ledger AS l WHERE l.account = p_account AND l.corrects IS NOT NULL
-             AND l.day >= m AND l.day < (m + interval '1 month')::date) THEN
+             AND l.day >= m.first AND l.day < m.next) THEN
     out := out || E'\nIncludes adjustments for rows that arrived after their day was closed (SPEC 7.2).\n';
   END IF;
   RETURN out;
 END $$;
 COMMENT ON FUNCTION classbill.statement_text(date, text) IS
   'A month''s statement of an account as readable text (psql: \pset format unaligned, or SELECT ... \gx)';
+
+-- Money as people read it: rounded to the currency's minor unit, with
+-- group separators.
+CREATE FUNCTION classbill_internal.money_text(p_amount numeric, p_currency text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT to_char(classbill.round_money(p_amount, p_currency),
+                 'FM999G999G999G990' || CASE WHEN classbill.minor_unit(p_currency) > 0
+                                             THEN 'D' || repeat('0', classbill.minor_unit(p_currency)) ELSE '' END)
+$$;
+COMMENT ON FUNCTION classbill_internal.money_text(numeric, text) IS
+  'An amount rounded once to its currency''s minor unit and written with group separators (1,234.50; JPY 1,235)';
+
+-- Explaining a line (SPEC 7.3) ------------------------------------------------
 
 CREATE FUNCTION classbill.explain(p_line_id bigint)
 RETURNS TABLE (what text, detail text, quantity numeric, amount numeric)
@@ -129,40 +183,86 @@ DECLARE
   l classbill.ledger;
   for_day date;
   rate classbill.rate_periods;
+  was numeric;
+  now numeric;
 BEGIN
   SELECT * INTO l FROM classbill.ledger AS x WHERE x.line_id = p_line_id;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'no ledger line %', p_line_id USING ERRCODE = '22023';
+    RAISE EXCEPTION 'no ledger line %', coalesce(p_line_id::text, 'NULL')
+      USING ERRCODE = '22023', HINT = 'Line ids are classbill.ledger.line_id.';
   END IF;
   for_day := coalesce(l.corrects, l.day);
 
   RETURN QUERY SELECT 'line'::text,
-    format('%s of account %s, billing day %s%s',
+    format('%s of account %s, billing day %s%s: %s %s, %s %s',
            concat_ws(' ', l.product, l.tier, l.mode,
                      CASE WHEN l.pack_id IS NOT NULL AND l.product = 'usage' THEN format('from pack %s', l.pack_id) END),
            l.account, l.day,
-           CASE WHEN l.corrects IS NULL THEN '' ELSE format(', adjusting %s for rows that arrived late', l.corrects) END),
+           CASE WHEN l.corrects IS NULL THEN '' ELSE format(', adjusting %s for rows that changed after it closed', l.corrects) END,
+           classbill_internal.shown_quantity(l.quantity, l.unit),
+           l.unit || CASE WHEN abs(l.quantity) = 1 THEN '' ELSE 's' END,
+           classbill_internal.money_text(l.amount, l.currency), l.currency),
     l.quantity, l.amount;
 
   IF l.product = 'usage' THEN
-    -- the group's presence that day, as the close that wrote the line billed it
-    RETURN QUERY
-    SELECT 'billed'::text,
-           format('%s %s presence on %s: %s s, rounded up to %s minutes (SPEC 1.7)',
-                  u.tier, u.mode, for_day, u.seconds, ceil(u.seconds / 60)),
-           ceil(u.seconds / 60), NULL::numeric
-    FROM classbill.ledger_usage AS u
-    WHERE u.close_id = l.close_id AND u.account = l.account AND u.tier = l.tier
-      AND u.mode = l.mode AND u.day = for_day;
-    RETURN QUERY
-    SELECT 'room'::text, format('room %s: %s s (%s min on its own)', r.room, r.seconds, ceil(r.seconds / 60)),
-           r.seconds, NULL::numeric
-    FROM classbill.ledger_rooms AS r
-    WHERE r.close_id = (SELECT max(x.close_id) FROM classbill.ledger_rooms AS x
-                        WHERE x.close_id <= l.close_id AND x.account = l.account AND x.day = for_day
-                          AND x.tier = l.tier AND x.mode = l.mode)
-      AND r.account = l.account AND r.day = for_day AND r.tier = l.tier AND r.mode = l.mode
-    ORDER BY r.seconds DESC, r.room;
+    -- the group's presence that day, before this close and as it billed it
+    SELECT u.seconds INTO was FROM classbill.ledger_usage AS u
+    WHERE u.close_id < l.close_id AND u.account = l.account AND u.tier = l.tier AND u.mode = l.mode
+      AND u.day = for_day
+    ORDER BY u.close_id DESC LIMIT 1;
+    SELECT u.seconds INTO now FROM classbill.ledger_usage AS u
+    WHERE u.close_id = l.close_id AND u.account = l.account AND u.tier = l.tier AND u.mode = l.mode
+      AND u.day = for_day;
+    IF l.corrects IS NOT NULL THEN
+      RETURN QUERY SELECT 'before'::text,
+        format('%s %s presence on %s billed before: %s s, %s minutes', l.tier, l.mode, for_day,
+               coalesce(was, 0), ceil(coalesce(was, 0) / 60)),
+        ceil(coalesce(was, 0) / 60), NULL::numeric;
+      IF now IS NOT NULL THEN
+        RETURN QUERY SELECT 'after'::text,
+          format('%s %s presence on %s now: %s s, rounded up to %s minutes (SPEC 1.7): %s minutes %s',
+                 l.tier, l.mode, for_day, now, ceil(now / 60), abs(ceil(now / 60) - ceil(coalesce(was, 0) / 60)),
+                 CASE WHEN ceil(now / 60) >= ceil(coalesce(was, 0) / 60) THEN 'more' ELSE 'fewer' END),
+          ceil(now / 60), NULL::numeric;
+      ELSE
+        RETURN QUERY SELECT 'after'::text,
+          format('the overage of %s was drawn from a pack recorded late (SPEC 7.2)', for_day),
+          NULL::numeric, NULL::numeric;
+      END IF;
+      -- the rooms this close found changed in the group, before and after
+      RETURN QUERY
+      SELECT 'room'::text,
+             format('room %s: %s s before, %s s now%s', r.room, coalesce(p.seconds, 0), r.seconds,
+                    CASE WHEN p.account IS DISTINCT FROM r.account OR p.tier IS DISTINCT FROM r.tier
+                              OR p.mode IS DISTINCT FROM r.mode
+                         THEN format(' (billed before as %s %s %s)', coalesce(p.account, 'nothing'), p.tier, p.mode)
+                         ELSE '' END),
+             r.seconds, NULL::numeric
+      FROM classbill.ledger_rooms AS r
+      LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_rooms AS x
+                         WHERE x.room = r.room AND x.day = r.day AND x.close_id < r.close_id
+                         ORDER BY x.close_id DESC LIMIT 1) AS p ON true
+      WHERE r.close_id = l.close_id AND r.day = for_day
+        AND ((r.account, r.tier, r.mode) = (l.account, l.tier, l.mode)
+             OR (p.account, p.tier, p.mode) = (l.account, l.tier, l.mode))
+      ORDER BY r.room;
+    ELSE
+      RETURN QUERY SELECT 'billed'::text,
+        format('%s %s presence on %s: %s s, rounded up to %s minutes (SPEC 1.7)', l.tier, l.mode, for_day,
+               coalesce(now, 0), ceil(coalesce(now, 0) / 60)),
+        ceil(coalesce(now, 0) / 60), NULL::numeric;
+      -- the group's rooms that day as this close billed them
+      RETURN QUERY
+      SELECT 'room'::text, format('room %s: %s s (%s min on its own)', r.room, r.seconds, ceil(r.seconds / 60)),
+             r.seconds, NULL::numeric
+      FROM (SELECT DISTINCT ON (x.room) x.* FROM classbill.ledger_rooms AS x
+            WHERE x.day = for_day AND x.close_id <= l.close_id
+              AND x.room IN (SELECT y.room FROM classbill.ledger_rooms AS y
+                             WHERE y.day = for_day AND y.account = l.account AND y.close_id <= l.close_id)
+            ORDER BY x.room, x.close_id DESC) AS r
+      WHERE (r.account, r.tier, r.mode) = (l.account, l.tier, l.mode) AND r.seconds > 0
+      ORDER BY r.seconds DESC, r.room;
+    END IF;
     IF l.pack_id IS NOT NULL THEN
       RETURN QUERY
       SELECT 'pack'::text,
@@ -179,8 +279,19 @@ BEGIN
     WHERE rp.product = 'usage' AND rp.mode = l.mode AND rp.tier = l.tier AND rp.currency = l.currency
       AND for_day >= rp.valid_from AND for_day < rp.valid_to;
   ELSIF l.product = 'storage' THEN
+    IF l.corrects IS NOT NULL THEN
+      RETURN QUERY
+      SELECT 'before'::text,
+             format('%s billed before: %s byte-marks, %s GB-month', for_day, coalesce(s.byte_marks, 0),
+                    round(classbill.gb_months(coalesce(s.byte_marks, 0), coalesce(s.marks, 288)), 9)),
+             coalesce(s.byte_marks, 0), NULL::numeric
+      FROM (SELECT NULL) AS dummy
+      LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_storage AS x
+                         WHERE x.account = l.account AND x.day = for_day AND x.close_id < l.close_id
+                         ORDER BY x.close_id DESC LIMIT 1) AS s ON true;
+    END IF;
     RETURN QUERY
-    SELECT 'billed'::text,
+    SELECT CASE WHEN l.corrects IS NULL THEN 'billed' ELSE 'after' END,
            format('%s: %s byte-marks over %s marks = %s GB, %s GB-month', for_day, s.byte_marks, s.marks,
                   round(s.byte_marks / (s.marks * 1073741824::numeric), 6),
                   round(classbill.gb_months(s.byte_marks, s.marks), 9)),
@@ -190,8 +301,19 @@ BEGIN
     SELECT * INTO rate FROM classbill.rate_periods AS rp
     WHERE rp.product = 'storage' AND rp.currency = l.currency AND for_day >= rp.valid_from AND for_day < rp.valid_to;
   ELSIF l.product = 'export' THEN
+    IF l.corrects IS NOT NULL THEN
+      RETURN QUERY
+      SELECT 'before'::text,
+             format('%s billed before: %s s processed, %s minutes', for_day, coalesce(e.seconds, 0),
+                    ceil(coalesce(e.seconds, 0) / 60)),
+             coalesce(e.seconds, 0), NULL::numeric
+      FROM (SELECT NULL) AS dummy
+      LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_exports AS x
+                         WHERE x.account = l.account AND x.day = for_day AND x.close_id < l.close_id
+                         ORDER BY x.close_id DESC LIMIT 1) AS e ON true;
+    END IF;
     RETURN QUERY
-    SELECT 'billed'::text,
+    SELECT CASE WHEN l.corrects IS NULL THEN 'billed' ELSE 'after' END,
            format('%s: %s s processed, rounded up to %s minutes (SPEC 5.1)', for_day, e.seconds, ceil(e.seconds / 60)),
            e.seconds, NULL::numeric
     FROM classbill.ledger_exports AS e
@@ -200,7 +322,8 @@ BEGIN
     WHERE rp.product = 'export' AND rp.currency = l.currency AND for_day >= rp.valid_from AND for_day < rp.valid_to;
   ELSIF l.product = 'pack' THEN
     RETURN QUERY
-    SELECT 'price'::text, format('catalog price of %s in %s from %s', p.item, p.currency, p.valid_from),
+    SELECT 'price'::text, format('catalog price of %s in %s from %s: %s', p.item, p.currency, p.valid_from,
+                                 classbill_internal.money_text(p.price, p.currency)),
            p.price, NULL::numeric
     FROM classbill.pack_prices AS p
     WHERE p.item = l.item AND p.currency = l.currency AND p.valid_from <= for_day
@@ -215,4 +338,4 @@ BEGIN
   END IF;
 END $$;
 COMMENT ON FUNCTION classbill.explain(bigint) IS
-  'Explain a ledger line down to what it billed: the day''s presence and its rooms with their minutes, the pack and its balance, the storage or export basis, the rate or price in effect (SPEC 7.3)';
+  'Explain a ledger line down to what it billed (SPEC 7.3): the day''s presence and its rooms with their minutes, the pack and its balance, the storage or export basis, the rate or price in effect; for an adjustment, what was billed before and after, and the rooms that changed';

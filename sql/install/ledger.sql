@@ -536,6 +536,20 @@ CREATE UNLOGGED TABLE classbill_internal.work_processed (
 COMMENT ON TABLE classbill_internal.work_processed IS
   'Work of a close: the changed rooms it bills, those whose accounts all close with it';
 
+-- Their sizes matter to the planner, their value distributions hardly:
+-- a small sample is enough.
+DO $$
+DECLARE
+  c record;
+BEGIN
+  FOR c IN SELECT a.attrelid::regclass AS rel, a.attname FROM pg_attribute AS a
+           JOIN pg_class AS t ON t.oid = a.attrelid
+           WHERE t.relnamespace = 'classbill_internal'::regnamespace AND t.relname LIKE 'work\_%' AND t.relkind = 'r'
+             AND a.attnum > 0 AND NOT a.attisdropped LOOP
+    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 10', c.rel, c.attname);
+  END LOOP;
+END $$;
+
 -- The planner needs the work tables' sizes: a close analyses them once
 -- filled.  Only the extension's owner may ANALYZE them, so this one fixed
 -- statement runs as it; the role closes run as may only call it.

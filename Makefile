@@ -18,8 +18,9 @@ CORE_OBJS = \
 # fmgr glue.
 GLUE_OBJS = \
 	src/account_peak.o \
-	src/classbill.o \
 	src/calendar.o \
+	src/chain.o \
+	src/classbill.o \
 	src/digest.o \
 	src/drawdown_sql.o \
 	src/event_input.o \

@@ -28,6 +28,7 @@ _PG_init(void)
 	cb_define_calendar_settings();
 	cb_define_input_settings();
 	cb_define_close_settings();
+	cb_chain_init();
 	/* the plain-C core's long loops honour query cancel and timeouts */
 	cb_interrupt_hook = cb_interrupt;
 	MarkGUCPrefixReserved("classbill");

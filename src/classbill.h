@@ -41,6 +41,9 @@ extern void cb_define_input_settings(void);
 /* ledger.c: settings of closes (SPEC 7.2) */
 extern void cb_define_close_settings(void);
 
+/* chain.c: the ledger's hash chain (SPEC 10.5) */
+extern void cb_chain_init(void);
+
 /* memory for the plain-C code: CurrentMemoryContext, never NULL */
 extern const CbAlloc cb_palloc_allocator;
 

@@ -7,7 +7,7 @@
 --
 --   classbill_ref.room_days(participants text[], events text[],
 --                           ats timestamptz[], tz text)
---       RETURNS TABLE(day date, usec bigint)
+--       RETURNS TABLE(day date, usec bigint, participants int)
 --   classbill_ref.room_summary(p_participants text[], p_events text[],
 --                              p_ats timestamptz[])
 --       RETURNS TABLE(participants int, peak int, stage_peak int,
@@ -247,7 +247,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION classbill_ref.room_days(
     participants text[], events text[], ats timestamptz[], tz text)
-RETURNS TABLE(day date, usec bigint)
+RETURNS TABLE(day date, usec bigint, participants int)
 LANGUAGE sql STABLE AS $$
     WITH pr AS (
         SELECT second.*
@@ -255,26 +255,27 @@ LANGUAGE sql STABLE AS $$
              classbill_ref._process($1, $2, $3, first.unterm_who,
                                     first.unterm_at) AS second
     ), sess AS (
-        SELECT s.a, s.b
-        FROM pr, unnest(pr.sess_open, pr.sess_close) AS s(a, b)
+        SELECT s.a, s.b, s.w
+        FROM pr, unnest(pr.sess_open, pr.sess_close, pr.sess_who) AS s(a, b, w)
         WHERE s.b > s.a
     ), cand AS (
         -- every calendar day that could touch the session, with a day of
         -- margin on each side; days that don't overlap contribute 0
-        SELECT sess.a, sess.b,
+        SELECT sess.a, sess.b, sess.w,
                ((sess.a AT TIME ZONE $4)::date - 1 + g) AS d
         FROM sess,
              generate_series(0, ((sess.b AT TIME ZONE $4)::date + 1)
                                 - ((sess.a AT TIME ZONE $4)::date - 1)) AS g
     ), piece AS (
-        SELECT cand.d,
+        SELECT cand.d, cand.w,
                classbill_ref._us(least(cand.b,
                                        ((cand.d + 1)::timestamp AT TIME ZONE $4)))
              - classbill_ref._us(greatest(cand.a,
                                           (cand.d::timestamp AT TIME ZONE $4))) AS us
         FROM cand
     )
-    SELECT piece.d, sum(piece.us)::bigint
+    -- SPEC 3.1: who was present that day, for however short a time
+    SELECT piece.d, sum(piece.us)::bigint, count(DISTINCT piece.w)::int
     FROM piece
     WHERE piece.us > 0
     GROUP BY piece.d

@@ -200,6 +200,7 @@ typedef struct RefResult
 	CbQuality	q;
 	size_t		npres;			/* sessions, zero-length ones included */
 	Interval	pres[MAX_EVENTS];
+	int			pres_who[MAX_EVENTS];	/* whose session each is */
 	size_t		nstage;
 	Interval	stage[MAX_EVENTS];
 	size_t		nrows;
@@ -289,7 +290,7 @@ reference(const InEvent *in, size_t n, RefResult *ref)
 			case R_LEAVE:
 				if (present[p])
 				{
-					ref->pres[ref->npres++] = (Interval) {open_at[p], r->at};
+					ref->pres_who[ref->npres] = p, ref->pres[ref->npres++] = (Interval) {open_at[p], r->at};
 					present[p] = 0;
 				}
 				else
@@ -299,7 +300,7 @@ reference(const InEvent *in, size_t n, RefResult *ref)
 				for (p = 0; p < MAX_WHO; p++)
 					if (present[p])
 					{
-						ref->pres[ref->npres++] = (Interval) {open_at[p], r->at};
+						ref->pres_who[ref->npres] = p, ref->pres[ref->npres++] = (Interval) {open_at[p], r->at};
 						present[p] = 0;
 					}
 				break;
@@ -332,7 +333,7 @@ reference(const InEvent *in, size_t n, RefResult *ref)
 		closes_after[p] = -1;
 		if (present[p])
 		{
-			ref->pres[ref->npres++] = (Interval) {open_at[p], evidence_at[p]};
+			ref->pres_who[ref->npres] = p, ref->pres[ref->npres++] = (Interval) {open_at[p], evidence_at[p]};
 			ref->q.unterminated++;
 			closes_after[p] = (int) evidence_row[p];
 		}
@@ -423,6 +424,31 @@ ref_day_usec(const RefResult *ref, int32_t day)
 			sum += e - s;
 	}
 	return sum;
+}
+
+/* SPEC 3.1: how many participants were present on `day` (a presence of
+ * no length is no presence) */
+static int32_t
+ref_day_people(const RefResult *ref, int32_t day)
+{
+	int64_t		ds = (int64_t) day * CB_USEC_PER_DAY;
+	int64_t		de = ds + CB_USEC_PER_DAY;
+	int			seen[MAX_WHO] = {0};
+	int32_t		n = 0;
+	size_t		i;
+
+	for (i = 0; i < ref->npres; i++)
+	{
+		int64_t		s = ref->pres[i].s > ds ? ref->pres[i].s : ds;
+		int64_t		e = ref->pres[i].e < de ? ref->pres[i].e : de;
+
+		if (s < e && !seen[ref->pres_who[i]])
+		{
+			seen[ref->pres_who[i]] = 1;
+			n++;
+		}
+	}
+	return n;
 }
 
 /* ----------------------------------------------------------------
@@ -713,8 +739,9 @@ print_outcome(const char *title, const Outcome *o, const RefResult *ref)
 	print_intervals("presences", o->pres, o->npres);
 	fprintf(stderr, "  days (core usec / reference usec):");
 	for (i = 0; i < o->r.ndays; i++)
-		fprintf(stderr, " %d:%" PRId64 "/%" PRId64, o->r.days[i].day,
-				o->r.days[i].usec, ref_day_usec(ref, o->r.days[i].day));
+		fprintf(stderr, " %d:%" PRId64 "/%" PRId64 " (%d/%d present)", o->r.days[i].day,
+				o->r.days[i].usec, ref_day_usec(ref, o->r.days[i].day),
+				o->r.days[i].participants, ref_day_people(ref, o->r.days[i].day));
 	fputc('\n', stderr);
 }
 
@@ -743,7 +770,8 @@ same_presence(const Outcome *a, const Outcome *b)
 		return 0;
 	for (i = 0; i < a->r.ndays; i++)
 		if (a->r.days[i].day != b->r.days[i].day ||
-			a->r.days[i].usec != b->r.days[i].usec)
+			a->r.days[i].usec != b->r.days[i].usec ||
+			a->r.days[i].participants != b->r.days[i].participants)
 			return 0;
 	for (i = 0; i < a->npres; i++)
 		if (cmp_interval(&a->pres[i], &b->pres[i]) != 0)
@@ -778,7 +806,8 @@ check_reference(const Outcome *o, const RefResult *ref, const InEvent *in, size_
 	for (i = 0; i < o->r.ndays; i++)
 	{
 		total += o->r.days[i].usec;
-		if (o->r.days[i].usec != ref_day_usec(ref, o->r.days[i].day))
+		if (o->r.days[i].usec != ref_day_usec(ref, o->r.days[i].day) ||
+			o->r.days[i].participants != ref_day_people(ref, o->r.days[i].day))
 			break;
 	}
 	ok = (i == o->r.ndays);

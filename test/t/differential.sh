@@ -134,21 +134,21 @@ CREATE TEMP TABLE c AS
   SELECT room, classbill.room_usage(participant, event, at) AS u
   FROM events GROUP BY room;
 CREATE TEMP TABLE c_days AS
-  SELECT room, d.day, (d.seconds * 1000000)::bigint AS usec, d.minutes
-  FROM c, classbill.daily(c.u) AS d;
+  SELECT room, d.day, (d.seconds * 1000000)::bigint AS usec, d.minutes, d.participants
+  FROM c, classbill.daily_detail(c.u) AS d;
 CREATE TEMP TABLE r_days AS
-  SELECT g.room, d.day, d.usec
+  SELECT g.room, d.day, d.usec, d.participants
   FROM (SELECT room, array_agg(participant) AS p, array_agg(event) AS e,
                array_agg(at) AS t
         FROM events GROUP BY room) AS g,
        classbill_ref.room_days(g.p, g.e, g.t, :'tz') AS d;
 -- every value carries the zone it was built in
 SELECT 'zone', count(*) FROM c WHERE classbill.billing_timezone(u) <> :'tz';
--- day by day, both directions
+-- day by day, both directions: presence and who was present (SPEC 3.1)
 SELECT 'days', count(*) FROM (
-  (SELECT room, day, usec FROM c_days EXCEPT ALL SELECT room, day, usec FROM r_days)
+  (SELECT room, day, usec, participants FROM c_days EXCEPT ALL SELECT room, day, usec, participants FROM r_days)
   UNION ALL
-  (SELECT room, day, usec FROM r_days EXCEPT ALL SELECT room, day, usec FROM c_days)) AS x;
+  (SELECT room, day, usec, participants FROM r_days EXCEPT ALL SELECT room, day, usec, participants FROM c_days)) AS x;
 -- SPEC 1.7 on each day
 SELECT 'minutes', count(*) FROM c_days
 WHERE minutes <> (usec + 59999999) / 60000000;
@@ -157,9 +157,11 @@ WHERE classbill.minutes(u) <> (SELECT coalesce(sum((usec + 59999999) / 60000000)
                                FROM r_days WHERE r_days.room = c.room);
 -- show a few differences, if any
 SELECT 'diff', x.* FROM (
-  (SELECT 'c' AS side, room, day, usec FROM c_days EXCEPT ALL SELECT 'c', room, day, usec FROM r_days)
+  (SELECT 'c' AS side, room, day, usec, participants FROM c_days
+   EXCEPT ALL SELECT 'c', room, day, usec, participants FROM r_days)
   UNION ALL
-  (SELECT 'r', room, day, usec FROM r_days EXCEPT ALL SELECT 'r', room, day, usec FROM c_days)) AS x
+  (SELECT 'r', room, day, usec, participants FROM r_days
+   EXCEPT ALL SELECT 'r', room, day, usec, participants FROM c_days)) AS x
 ORDER BY room, day, side LIMIT 10;
 SQL
 )

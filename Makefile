@@ -45,6 +45,7 @@ INSTALL_PARTS = \
 	sql/install/checks.sql \
 	sql/install/statements.sql \
 	sql/install/advisor.sql \
+	sql/install/trust.sql \
 	sql/install/privileges.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -76,6 +77,7 @@ REGRESS = \
 	held_back \
 	advisor \
 	privileges \
+	attacks \
 	usage_parallel \
 	bad_input \
 	hostile

@@ -11,7 +11,7 @@ CREATE ROLE regress_cb_operator LOGIN IN ROLE classbill_operator;
 CREATE ROLE regress_cb_nobody LOGIN;
 
 -- The service's own tables, which only their owner (this superuser) and,
--- once registered, classbill_owner may read.  Account a, postpaid, 480p
+-- once registered, classbill_writer may read.  Account a, postpaid, 480p
 -- 1v1 at 0.05: 30 minutes on 11-01 (1.50).
 CREATE TABLE p_rooms (room int, account text, mode text, width int, height int);
 CREATE TABLE p_events (room int, participant text, event text, at timestamptz);
@@ -48,7 +48,8 @@ SELECT classbill.register_source('events', 'p_events');
 RESET ROLE;
 
 -- An operator edits the rate card and closes days; the close runs as
--- classbill_owner and reads the sources, which the operator cannot.
+-- classbill_writer and reads the sources, which the operator cannot; the
+-- close is recorded as the operator's.
 SET ROLE regress_cb_operator;
 SELECT count(*) FROM p_events;
 INSERT INTO classbill.rates (product, mode, tier, currency, valid_from, price)
@@ -95,14 +96,30 @@ SELECT product, quantity, amount FROM classbill.statement('2026-11-01');
 RESET ROLE;
 RESET search_path;
 
--- The functions that run with another role's rights pin search_path.
-SELECT p.oid::regprocedure, p.proowner::regrole, p.proconfig
+-- SPEC 10.2: every object of classbill is owned by the extension's
+-- owner; the role closes write as owns nothing.  Only analyze_work runs
+-- with its owner's rights (ANALYZE of the close's work tables), and no
+-- function leaves search_path to its caller.
+SELECT count(*) AS objects_not_owned_by_the_extension_owner
+FROM pg_depend AS d
+JOIN pg_extension AS e ON e.oid = d.refobjid AND e.extname = 'classbill'
+LEFT JOIN pg_class AS c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+LEFT JOIN pg_proc AS p ON d.classid = 'pg_proc'::regclass AND p.oid = d.objid
+LEFT JOIN pg_type AS t ON d.classid = 'pg_type'::regclass AND t.oid = d.objid
+LEFT JOIN pg_namespace AS n ON d.classid = 'pg_namespace'::regclass AND n.oid = d.objid
+WHERE d.deptype = 'e'
+  AND coalesce(c.relowner, p.proowner, t.typowner, n.nspowner, e.extowner) <> e.extowner;
+SELECT (SELECT count(*) FROM pg_class WHERE relowner = 'classbill_writer'::regrole)
+     + (SELECT count(*) FROM pg_proc WHERE proowner = 'classbill_writer'::regrole)
+     + (SELECT count(*) FROM pg_type WHERE typowner = 'classbill_writer'::regrole) AS owned_by_the_writer;
+SELECT p.oid::regprocedure, p.proowner = (SELECT extowner FROM pg_extension WHERE extname = 'classbill') AS by_ext_owner,
+       p.proconfig
 FROM pg_proc AS p
-WHERE p.pronamespace = 'classbill'::regnamespace AND p.prosecdef
+WHERE p.pronamespace IN ('classbill'::regnamespace, 'classbill_internal'::regnamespace) AND p.prosecdef
 ORDER BY p.oid::regprocedure::text COLLATE "C";
 SELECT count(*) AS routines_without_pinned_search_path
 FROM pg_proc AS p
-WHERE p.pronamespace = 'classbill'::regnamespace
+WHERE p.pronamespace IN ('classbill'::regnamespace, 'classbill_internal'::regnamespace)
   AND p.prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
 

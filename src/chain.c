@@ -27,7 +27,9 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "common/cryptohash.h"
 #include "executor/spi.h"
@@ -36,12 +38,30 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "byteorder.h"
 
 #define HASH_LEN 32
+
+/*
+ * Whether a trigger fires on one of classbill's own tables (named, or any
+ * when name is NULL): its triggers do nothing for tables of others, who
+ * could otherwise attach them to forge lines of the chain or of the audit.
+ */
+static bool
+is_classbill_table(Relation rel, const char *name)
+{
+	char	   *nsp = get_namespace_name(RelationGetNamespace(rel));
+
+	if (nsp == NULL || strcmp(nsp, "classbill") != 0)
+		return false;
+	if (name != NULL && strcmp(RelationGetRelationName(rel), name) != 0)
+		return false;
+	return true;
+}
 
 static bool head_known = false;
 static int64 head_line = 0;
@@ -214,6 +234,11 @@ classbill_chain_line(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		elog(ERROR, "chain_line must be a BEFORE INSERT FOR EACH ROW trigger");
+	if (!is_classbill_table(td->tg_relation, "ledger"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("chain_line chains classbill.ledger only, not %s",
+						RelationGetRelationName(td->tg_relation))));
 	desc = RelationGetDescr(td->tg_relation);
 	tup = td->tg_trigtuple;
 	c = (LineColumns *) fcinfo->flinfo->fn_extra;
@@ -362,6 +387,7 @@ classbill_as_writer(PG_FUNCTION_ARGS)
 	char		nulls[3] = "  ";
 	int			ret;
 	int64		result = 0;
+	MemoryContext cx = CurrentMemoryContext;
 
 	if (!OidIsValid(writer))
 		ereport(ERROR,
@@ -387,20 +413,141 @@ classbill_as_writer(PG_FUNCTION_ARGS)
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(writer, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	/* an error on the way is undone by the (sub)transaction's abort */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args(sql, 2, types, args, nulls, false, 0);
-	if (ret < 0)
-		elog(ERROR, "running %s as classbill_writer failed: %s", step, SPI_result_code_string(ret));
+	/*
+	 * An error on the way is undone by the (sub)transaction's abort, which
+	 * also restores the user.  Its message, detail and hint are what the
+	 * step says; the context (the SQL of the steps it ran through) becomes
+	 * one line, so a failed close reads as one error.
+	 */
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		ret = SPI_execute_with_args(sql, 2, types, args, nulls, false, 0);
+		if (ret < 0)
+			elog(ERROR, "running %s as classbill_writer failed: %s", step, SPI_result_code_string(ret));
+		if (ret == SPI_OK_SELECT && SPI_processed == 1)
+		{
+			bool		isnull;
+			Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			result = isnull ? 0 : DatumGetInt64(v);
+		}
+		SPI_finish();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cx);
+		e = CopyErrorData();
+		FlushErrorState();
+		e->context = psprintf("classbill.%s, run as classbill_writer", step);
+		ReThrowError(e);
+	}
+	PG_END_TRY();
+	SetUserIdAndSecContext(save_user, save_sec);
+	PG_RETURN_INT64(result);
+}
+
+/* ----------------------------------------------------------------
+ * The audit trail (SPEC 10.4)
+ *
+ * classbill_internal.audit_row(): AFTER INSERT OR UPDATE OR DELETE FOR
+ * EACH ROW (and AFTER TRUNCATE FOR EACH STATEMENT) on the tables billing
+ * data lives in.  It appends who changed what to classbill.audit.  The
+ * users who change billing data have no right to write the audit: the
+ * row is appended as the extension's owner, with the user and role taken
+ * before the switch, so nobody can append a row in someone else's name.
+ * ----------------------------------------------------------------
+ */
+/* The owner of the classbill extension in this database. */
+static Oid
+get_extension_owner_oid(void)
+{
+	int			ret;
+	Oid			owner = InvalidOid;
+
+	ret = SPI_execute("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'classbill'", true, 1);
 	if (ret == SPI_OK_SELECT && SPI_processed == 1)
 	{
 		bool		isnull;
-		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		result = isnull ? 0 : DatumGetInt64(v);
+		owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
-	SPI_finish();
+	if (!OidIsValid(owner))
+		elog(ERROR, "the classbill extension has no owner here");
+	return owner;
+}
+
+CB_FUNCTION(classbill_audit_row);
+Datum
+classbill_audit_row(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	old_row = NULL,
+				new_row = NULL;
+	Oid			save_user;
+	int			save_sec;
+	Oid			types[6] = {NAMEOID, NAMEOID, TEXTOID, TEXTOID, JSONOID, JSONOID};
+	Datum		args[6];
+	char		nulls[7] = "      ";
+	const char *op;
+	int			ret;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		elog(ERROR, "audit_row must be an AFTER trigger");
+	if (!is_classbill_table(td->tg_relation, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("audit_row audits classbill's own tables only, not %s",
+						RelationGetRelationName(td->tg_relation))));
+	desc = RelationGetDescr(td->tg_relation);
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		op = "INSERT";
+		new_row = td->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		op = "UPDATE";
+		old_row = td->tg_trigtuple;
+		new_row = td->tg_newtuple;
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		op = "DELETE";
+		old_row = td->tg_trigtuple;
+	}
+	else
+		op = "TRUNCATE";
+
+	/* who, before anything changes the current user */
+	args[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
+	args[1] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[2] = CStringGetTextDatum(RelationGetRelationName(td->tg_relation));
+	args[3] = CStringGetTextDatum(op);
+	args[4] = args[5] = (Datum) 0;
+	if (old_row != NULL && TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		args[4] = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(old_row, desc));
+	else
+		nulls[4] = 'n';
+	if (new_row != NULL && TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		args[5] = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(new_row, desc));
+	else
+		nulls[5] = 'n';
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(get_extension_owner_oid(), save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	ret = SPI_execute_with_args("INSERT INTO classbill.audit (session_user_name, role_name, table_name, operation, old_row, new_row) "
+								"VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)",
+								6, types, args, nulls, false, 0);
 	SetUserIdAndSecContext(save_user, save_sec);
-	PG_RETURN_INT64(result);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "could not append to classbill.audit");
+	SPI_finish();
+	return PointerGetDatum(NULL);
 }

@@ -75,6 +75,56 @@ COMMENT ON FUNCTION classbill_internal.check_accounts() IS
 CREATE TRIGGER check_accounts BEFORE INSERT OR UPDATE OR DELETE ON classbill.accounts
 FOR EACH ROW EXECUTE FUNCTION classbill_internal.check_accounts();
 
+-- The last billing day the ledger priced with a rate card key in the days
+-- [p_from, p_to), or NULL.  Usage lines of a tier count for both modes:
+-- the rates of a tier's two modes decide which one packs cover first
+-- (SPEC 3.5).
+CREATE FUNCTION classbill_internal.rate_billed_until(p_product classbill.product, p_tier classbill.tier,
+                                                     p_currency text, p_from date, p_to date)
+RETURNS date
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT max(coalesce(l.corrects, l.day)) FROM classbill.ledger AS l
+  WHERE l.product = p_product::text AND l.currency = p_currency
+    AND (p_product <> 'usage' OR l.tier = p_tier)
+    AND coalesce(l.corrects, l.day) >= p_from AND coalesce(l.corrects, l.day) < p_to
+$$;
+COMMENT ON FUNCTION classbill_internal.rate_billed_until(classbill.product, classbill.tier, text, date, date) IS
+  'The last billing day of [from, to) with closed lines a rate card key priced (usage: either mode of the tier), or NULL';
+
+-- A rate card row in effect on billed days is fixed: changing it would
+-- make closed lines disagree with the rate explain shows (SPEC 7.3).
+CREATE FUNCTION classbill_internal.check_rate_unbilled(p_row classbill.rates, p_skip classbill.rates, p_op text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  next_from date;
+  billed date;
+BEGIN
+  SELECT min(r.valid_from) INTO next_from FROM classbill.rates AS r
+  WHERE r.product = p_row.product AND r.mode IS NOT DISTINCT FROM p_row.mode
+    AND r.tier IS NOT DISTINCT FROM p_row.tier AND r.currency = p_row.currency
+    AND r.valid_from > p_row.valid_from
+    AND (p_skip IS NULL OR (r.product, r.mode, r.tier, r.currency, r.valid_from)
+                           IS DISTINCT FROM (p_skip.product, p_skip.mode, p_skip.tier, p_skip.currency, p_skip.valid_from));
+  billed := classbill_internal.rate_billed_until(p_row.product, p_row.tier, p_row.currency, p_row.valid_from,
+                                                 coalesce(next_from, 'infinity'));
+  IF billed IS NOT NULL THEN
+    RAISE EXCEPTION 'the % rate in effect from % priced closed lines up to %: it cannot be %',
+                    concat_ws(' ', p_row.product, p_row.mode, p_row.tier, p_row.currency), p_row.valid_from, billed,
+                    CASE p_op WHEN 'INSERT' THEN 'replaced from that day' WHEN 'DELETE' THEN 'deleted' ELSE 'changed' END
+      USING ERRCODE = '55000',
+            DETAIL = classbill_internal.describe('rates', to_jsonb(p_row),
+                                                 ARRAY['product', 'mode', 'tier', 'currency', 'valid_from', 'price']),
+            HINT = format('Closed days keep the rates they were billed at; add a row valid from %s or later.', billed + 1);
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.check_rate_unbilled(classbill.rates, classbill.rates, text) IS
+  'Refuse a change to the rate card that would change the rate of days the ledger has priced (SPEC 3.3, 7.3)';
+
 CREATE FUNCTION classbill_internal.check_rates() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -82,6 +132,14 @@ AS $$
 DECLARE
   keys text[] := ARRAY['product', 'mode', 'tier', 'currency', 'valid_from', 'price'];
 BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE')
+     AND (TG_OP = 'DELETE' OR (NEW.product, NEW.mode, NEW.tier, NEW.currency, NEW.valid_from, NEW.price)
+                              IS DISTINCT FROM (OLD.product, OLD.mode, OLD.tier, OLD.currency, OLD.valid_from, OLD.price)) THEN
+    PERFORM classbill_internal.check_rate_unbilled(OLD, NULL, TG_OP);
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
   PERFORM classbill_internal.check_price(NEW.price, 'rates', to_jsonb(NEW), keys);
   PERFORM classbill_internal.check_day(NEW.valid_from, 'valid_from', 'rates', to_jsonb(NEW), keys);
   PERFORM classbill_internal.check_currency(NEW.currency, 'rates', to_jsonb(NEW), keys);
@@ -94,12 +152,16 @@ BEGIN
             DETAIL = classbill_internal.describe('rates', to_jsonb(NEW), keys),
             HINT = 'Usage is priced per minute by mode and tier; storage per GB-month and export per minute have neither.';
   END IF;
+  IF TG_OP = 'INSERT' OR (NEW.product, NEW.mode, NEW.tier, NEW.currency, NEW.valid_from, NEW.price)
+                         IS DISTINCT FROM (OLD.product, OLD.mode, OLD.tier, OLD.currency, OLD.valid_from, OLD.price) THEN
+    PERFORM classbill_internal.check_rate_unbilled(NEW, CASE WHEN TG_OP = 'UPDATE' THEN OLD END, TG_OP);
+  END IF;
   RETURN NEW;
 END $$;
 COMMENT ON FUNCTION classbill_internal.check_rates() IS
-  'Trigger of classbill.rates: a finite price of at most six decimals, a finite valid_from, a known currency, mode and tier for usage only (SPEC 3.3)';
+  'Trigger of classbill.rates: a finite price of at most six decimals, a finite valid_from, a known currency, mode and tier for usage only (SPEC 3.3); a row that priced closed lines is fixed (SPEC 7.3)';
 
-CREATE TRIGGER check_rates BEFORE INSERT OR UPDATE ON classbill.rates
+CREATE TRIGGER check_rates BEFORE INSERT OR UPDATE OR DELETE ON classbill.rates
 FOR EACH ROW EXECUTE FUNCTION classbill_internal.check_rates();
 
 CREATE FUNCTION classbill_internal.check_pack_items() RETURNS trigger
@@ -137,6 +199,37 @@ COMMENT ON FUNCTION classbill_internal.check_pack_items() IS
 CREATE TRIGGER check_pack_items BEFORE INSERT OR UPDATE OR DELETE ON classbill.pack_items
 FOR EACH ROW EXECUTE FUNCTION classbill_internal.check_pack_items();
 
+-- A catalog price in effect on the purchase day of a billed pack is fixed.
+CREATE FUNCTION classbill_internal.check_pack_price_unbilled(p_row classbill.pack_prices,
+                                                             p_skip classbill.pack_prices, p_op text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  next_from date;
+  billed date;
+BEGIN
+  SELECT min(pp.valid_from) INTO next_from FROM classbill.pack_prices AS pp
+  WHERE pp.item = p_row.item AND pp.currency = p_row.currency AND pp.valid_from > p_row.valid_from
+    AND (p_skip IS NULL OR (pp.item, pp.currency, pp.valid_from)
+                           IS DISTINCT FROM (p_skip.item, p_skip.currency, p_skip.valid_from));
+  SELECT max(l.day) INTO billed FROM classbill.ledger AS l
+  WHERE l.product = 'pack' AND l.item = p_row.item AND l.currency = p_row.currency
+    AND l.day >= p_row.valid_from AND l.day < coalesce(next_from, 'infinity');
+  IF billed IS NOT NULL THEN
+    RAISE EXCEPTION 'the % price of pack item "%" in effect from % priced packs billed up to %: it cannot be %',
+                    p_row.currency, p_row.item, p_row.valid_from, billed,
+                    CASE p_op WHEN 'INSERT' THEN 'replaced from that day' WHEN 'DELETE' THEN 'deleted' ELSE 'changed' END
+      USING ERRCODE = '55000',
+            DETAIL = classbill_internal.describe('pack_prices', to_jsonb(p_row),
+                                                 ARRAY['item', 'currency', 'valid_from', 'price']),
+            HINT = format('Billed packs keep the price they were billed at; add a row valid from %s or later.', billed + 1);
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.check_pack_price_unbilled(classbill.pack_prices, classbill.pack_prices, text) IS
+  'Refuse a change to pack prices that would change the price of packs the ledger has billed (SPEC 7.3)';
+
 CREATE FUNCTION classbill_internal.check_pack_prices() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -144,15 +237,27 @@ AS $$
 DECLARE
   keys text[] := ARRAY['item', 'currency', 'valid_from', 'price'];
 BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE')
+     AND (TG_OP = 'DELETE' OR (NEW.item, NEW.currency, NEW.valid_from, NEW.price)
+                              IS DISTINCT FROM (OLD.item, OLD.currency, OLD.valid_from, OLD.price)) THEN
+    PERFORM classbill_internal.check_pack_price_unbilled(OLD, NULL, TG_OP);
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    RETURN OLD;
+  END IF;
   PERFORM classbill_internal.check_price(NEW.price, 'pack_prices', to_jsonb(NEW), keys);
   PERFORM classbill_internal.check_day(NEW.valid_from, 'valid_from', 'pack_prices', to_jsonb(NEW), keys);
   PERFORM classbill_internal.check_currency(NEW.currency, 'pack_prices', to_jsonb(NEW), keys);
+  IF TG_OP = 'INSERT' OR (NEW.item, NEW.currency, NEW.valid_from, NEW.price)
+                         IS DISTINCT FROM (OLD.item, OLD.currency, OLD.valid_from, OLD.price) THEN
+    PERFORM classbill_internal.check_pack_price_unbilled(NEW, CASE WHEN TG_OP = 'UPDATE' THEN OLD END, TG_OP);
+  END IF;
   RETURN NEW;
 END $$;
 COMMENT ON FUNCTION classbill_internal.check_pack_prices() IS
-  'Trigger of classbill.pack_prices: a finite price of at most six decimals, a finite valid_from, a known currency';
+  'Trigger of classbill.pack_prices: a finite price of at most six decimals, a finite valid_from, a known currency; a price that priced billed packs is fixed (SPEC 7.3)';
 
-CREATE TRIGGER check_pack_prices BEFORE INSERT OR UPDATE ON classbill.pack_prices
+CREATE TRIGGER check_pack_prices BEFORE INSERT OR UPDATE OR DELETE ON classbill.pack_prices
 FOR EACH ROW EXECUTE FUNCTION classbill_internal.check_pack_prices();
 
 -- What of a pack the ledger holds: its pack line or minutes drawn from it.

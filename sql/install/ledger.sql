@@ -16,7 +16,7 @@ CREATE TABLE classbill.closes (
   day              date NOT NULL,
   billing_timezone text NOT NULL,
   closed_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
-  closed_by        name NOT NULL DEFAULT current_user,
+  closed_by        name NOT NULL DEFAULT session_user,
   recheck_days     integer,
   watch_days       integer
 );
@@ -48,12 +48,33 @@ CREATE TABLE classbill.ledger (
   unit_price numeric,
   amount     numeric NOT NULL,
   currency   text NOT NULL,
-  CHECK (corrects IS NULL OR corrects < day)
+  CHECK (corrects IS NULL OR corrects < day),
+  prev_hash  bytea,
+  hash       bytea
 );
 CREATE INDEX ON classbill.ledger (account, day);
 CREATE INDEX ON classbill.ledger (pack_id) WHERE pack_id IS NOT NULL;
 COMMENT ON TABLE classbill.ledger IS
-  'Closed lines: a day''s usage (covered by a pack, or overage), packs bought, storage and export, exact; adjustment lines bill late data for the day in corrects (SPEC 7.2). Never updated or deleted';
+  'Closed lines: a day''s usage (covered by a pack, or overage), packs bought, storage and export, exact; adjustment lines bill late data for the day in corrects (SPEC 7.2). Never updated or deleted; each line chained to the one before by prev_hash and hash = SHA-256(prev_hash, the line) (SPEC 10.5)';
+
+-- SPEC 10.5: every line chained to the one before it
+CREATE FUNCTION classbill_internal.chain_line() RETURNS trigger
+AS 'MODULE_PATHNAME', 'classbill_chain_line'
+LANGUAGE C;
+COMMENT ON FUNCTION classbill_internal.chain_line() IS
+  'Trigger of classbill.ledger: sets a new line''s prev_hash (the hash of the line before it) and hash (SHA-256 of prev_hash and the line''s columns, SPEC 10.5)';
+CREATE TRIGGER chain BEFORE INSERT ON classbill.ledger
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.chain_line();
+
+-- The head of the chain after each close: removing the last lines, or a
+-- close's lines, shows against it.
+CREATE TABLE classbill.ledger_heads (
+  close_id bigint NOT NULL REFERENCES classbill.closes,
+  line_id  bigint NOT NULL,
+  hash     bytea NOT NULL
+);
+COMMENT ON TABLE classbill.ledger_heads IS
+  'The last line of the ledger and its hash after each close that wrote lines (SPEC 10.5): verify_ledger checks each still stands';
 
 -- What each close billed, per account and day, to compare later rows with.
 CREATE TABLE classbill.ledger_usage (
@@ -150,6 +171,7 @@ SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_exports', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_rooms', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.close_problems', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_packs', '');
+SELECT pg_catalog.pg_extension_config_dump('classbill.ledger_heads', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.close_problems_problem_id_seq', '');
 
 -- Closed means closed: no update, no delete, no truncate, for anyone who
@@ -194,6 +216,10 @@ CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_rooms
 FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_rooms
 FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_heads
+FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_heads
+FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_packs
 FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_packs
@@ -216,6 +242,44 @@ AS 'MODULE_PATHNAME', 'classbill_watch_days'
 LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION classbill.watch_days() IS
   'The setting classbill.watch_days (default 31): how many days before the recheck window a close still looks at, to list changes there in classbill.close_problems (SPEC 7.2)';
+
+-- Tamper evidence (SPEC 10.5) ---------------------------------------------
+
+CREATE FUNCTION classbill_internal.verify_chain(OUT line_id bigint, OUT problem text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'classbill_verify_ledger'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION classbill_internal.verify_chain() IS
+  'Walk the ledger in line order: every line whose hash does not match its contents, or whose prev_hash does not match the line before it';
+
+CREATE FUNCTION classbill.verify_ledger()
+RETURNS TABLE (line_id bigint, problem text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT v.line_id, v.problem FROM classbill_internal.verify_chain() AS v
+  UNION ALL
+  SELECT h.line_id,
+         CASE WHEN l.line_id IS NULL
+              THEN format('removed: it was the last line after close %s', h.close_id)
+              ELSE format('changed: it was the last line after close %s, with another hash', h.close_id) END
+  FROM classbill.ledger_heads AS h
+  LEFT JOIN classbill.ledger AS l ON l.line_id = h.line_id
+  WHERE l.hash IS DISTINCT FROM h.hash
+  ORDER BY 1, 2
+$$;
+COMMENT ON FUNCTION classbill.verify_ledger() IS
+  'SPEC 10.5: one row per ledger line that was edited, removed or inserted out of turn, by anyone, superusers included, found by the hash chain and the heads closes recorded; none when the ledger is intact. A rewrite of every hash after an edit is found only against a head kept outside the database (classbill.ledger_head())';
+
+CREATE FUNCTION classbill.ledger_head(OUT line_id bigint, OUT hash text, OUT lines bigint)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT l.line_id, encode(l.hash, 'hex'), (SELECT count(*) FROM classbill.ledger)
+  FROM classbill.ledger AS l ORDER BY l.line_id DESC LIMIT 1
+$$;
+COMMENT ON FUNCTION classbill.ledger_head() IS
+  'The last line of the ledger and its hash (hex): keep it outside the database after each close, and a ledger rewritten from an earlier line on shows against it';
 
 -- What is billed now ------------------------------------------------------
 
@@ -1412,6 +1476,9 @@ AS $$
 BEGIN
   INSERT INTO classbill.ledger_packs (close_id, pack_id)
   SELECT p_close, k.pack_id FROM classbill_internal.new_packs(p_day, p_closed) AS k;
+  INSERT INTO classbill.ledger_heads (close_id, line_id, hash)
+  SELECT p_close, l.line_id, l.hash FROM classbill.ledger AS l
+  WHERE l.close_id = p_close ORDER BY l.line_id DESC LIMIT 1;
   INSERT INTO classbill.closed_days (account, day, close_id)
   SELECT a, p_day, p_close FROM unnest(p_closed) AS a;
 
@@ -1546,7 +1613,7 @@ END $$;
 COMMENT ON FUNCTION classbill_internal.close_one(date, text, boolean) IS
   'Close one billing day for the accounts of the scope whose next open day it is: find what changed, read and check the rooms, storage and exports, record problems, bill (holding back the accounts at fault) and record the close';
 
-CREATE PROCEDURE classbill.close_day(p_day date, p_account text DEFAULT NULL)
+CREATE PROCEDURE classbill_internal.close_day(p_day date, p_account text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1586,6 +1653,11 @@ BEGIN
   -- SPEC 7.2, 10.3: one close at a time; a second one waits here, then
   -- finds the day closed and says so
   LOCK TABLE classbill_internal.close_lock IN EXCLUSIVE MODE;
+  -- SPEC 10.1: the sources stay as they are until the close ends, and
+  -- are read only if reading them runs none of their owners' code
+  PERFORM classbill.source('rooms');
+  PERFORM classbill.source('events');
+  PERFORM classbill_internal.lock_sources();
 
   SELECT c.billing_timezone INTO ledger_tz FROM classbill.closes AS c ORDER BY c.close_id DESC LIMIT 1;
   IF ledger_tz IS NOT NULL AND ledger_tz <> tz THEN
@@ -1598,8 +1670,6 @@ BEGIN
     RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account
       USING ERRCODE = '22023', HINT = 'Name an account of classbill.accounts, or NULL for every account.';
   END IF;
-  PERFORM classbill.source('rooms');
-  PERFORM classbill.source('events');
 
   -- days close in order: a day after this one closed first is an error
   SELECT cd.account, max(cd.day) AS day INTO later FROM classbill.closed_days AS cd
@@ -1630,6 +1700,32 @@ BEGIN
                           HINT = coalesce(nullif(hint, ''), 'Correct what the message names and close again.'),
                           ERRCODE = state;
   END;
+END $$;
+COMMENT ON PROCEDURE classbill_internal.close_day(date, text) IS
+  'The close, run as classbill_writer by classbill.close_day';
+
+-- SPEC 10.2: closes write the ledger as classbill_writer, a role that
+-- owns nothing, so the role that writes the ledger cannot change the code
+-- that writes it.
+CREATE FUNCTION classbill_internal.as_writer(p_step text, p_day date, p_account text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'classbill_as_writer'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION classbill_internal.as_writer(text, date, text) IS
+  'Run the close of a day as classbill_writer (step close_day); the only way to act as that role';
+CREATE FUNCTION classbill_internal.as_writer(p_step text, p_from date, p_to date)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'classbill_as_writer'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION classbill_internal.as_writer(text, date, date) IS
+  'Store the quantities of a period as classbill_writer (step store_usage_days)';
+
+CREATE PROCEDURE classbill.close_day(p_day date, p_account text DEFAULT NULL)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM classbill_internal.as_writer('close_day', p_day, p_account);
 END $$;
 COMMENT ON PROCEDURE classbill.close_day(date, text) IS
   'Close a billing day that has ended for every account (or one): bill changes to the closed days of the recheck window as adjustments, then the day''s usage, pack, storage and export lines (SPEC 7). Safe to repeat and to run twice at once; all or nothing; days left open before it close first; an account whose rows cannot be billed is held back alone and recorded in classbill.close_problems (SPEC 7.5)';

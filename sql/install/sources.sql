@@ -45,28 +45,153 @@ $$;
 COMMENT ON FUNCTION classbill.source_columns(text) IS
   'The columns a source of a kind must have, with the types allowed (NULL: any type, the same in every source)';
 
-CREATE FUNCTION classbill.register_source(kind text, relation regclass)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
+-- Reading a source safely (SPEC 10.1) ------------------------------------------
+--
+-- A close reads the sources as classbill_writer, the role that may write
+-- the ledger.  Reading a relation must therefore run no code its owner
+-- controls.  A plain, partitioned or foreign table or a materialized view
+-- runs none on SELECT, unless row-level security calls the owner's
+-- functions, or a column's type (its input, output and casts) is the
+-- owner's; a view runs the functions of its query as the reader.  So a
+-- source is read only when:
+--   * it is a table, partitioned table, foreign table, materialized view,
+--     or a view owned by a trusted role (a superuser or the extension's
+--     owner) whose query reads only relations that are safe in turn and
+--     calls only functions trusted roles own;
+--   * row-level security is off, unless the relation's owner is trusted;
+--   * every column classbill reads has a type a trusted role owns
+--     (PostgreSQL's own, classbill.mode, those of extensions a superuser
+--     installed), or a domain over one, and is not a virtual generated
+--     column.
+-- register_source checks it, and every close checks it again after
+-- locking the sources (ACCESS SHARE: none of it can change until the close
+-- ends), so an owner who changes the source later is refused, not obeyed.
+
+-- A role trusted with code that closes run: a superuser or the owner of
+-- the extension.
+CREATE FUNCTION classbill_internal.trusted_role(p_role oid)
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (SELECT FROM pg_roles AS r WHERE r.oid = p_role AND r.rolsuper)
+         OR p_role = (SELECT e.extowner FROM pg_extension AS e WHERE e.extname = 'classbill')
+$$;
+COMMENT ON FUNCTION classbill_internal.trusted_role(oid) IS
+  'Whether code a role owns may run in a close: a superuser, or the owner of the extension';
+
+-- Why reading a relation as a source could run its owner's code, or
+-- nothing.
+CREATE FUNCTION classbill_internal.source_safety(p_kind text, p_relation regclass)
+RETURNS text[]
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  problems text[] := '{}';
+  r record;
+  f record;
+BEGIN
+  -- the relation, and every relation and function a view's query reaches
+  FOR r IN
+    WITH RECURSIVE reach(oid) AS (
+      SELECT p_relation::oid
+      UNION
+      -- what a view reads, and the partitions or children a table has
+      SELECT n.oid
+      FROM reach, LATERAL (
+        SELECT d.refobjid AS oid
+        FROM pg_rewrite AS w
+        JOIN pg_depend AS d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                           AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> reach.oid
+        WHERE w.ev_class = reach.oid
+        UNION
+        SELECT i.inhrelid FROM pg_inherits AS i WHERE i.inhparent = reach.oid) AS n)
+    SELECT DISTINCT c.oid, c.oid::regclass AS rel, c.relkind, c.relowner, c.relrowsecurity,
+           classbill_internal.trusted_role(c.relowner) AS trusted
+    FROM reach JOIN pg_class AS c ON c.oid = reach.oid
+  LOOP
+    IF r.relkind NOT IN ('r', 'p', 'f', 'm', 'v') THEN
+      problems := problems || format('%s is not a table or a view', r.rel);
+    END IF;
+    IF r.relkind = 'v' AND NOT r.trusted THEN
+      problems := problems || format('view %s belongs to %s, who is not trusted with code closes run (a view runs its functions as the reader)',
+                                     r.rel, r.relowner::regrole);
+    END IF;
+    IF r.relrowsecurity AND NOT r.trusted THEN
+      problems := problems || format('%s has row-level security, whose policies belong to %s', r.rel,
+                                     r.relowner::regrole);
+    END IF;
+    -- pruning partitions runs the partition key's operator class and
+    -- expressions
+    IF r.relkind = 'p' AND NOT r.trusted AND EXISTS (
+         SELECT FROM pg_partitioned_table AS pt
+         WHERE pt.partrelid = r.oid
+           AND (pt.partexprs IS NOT NULL
+                OR EXISTS (SELECT FROM unnest(pt.partclass::oid[]) AS k(opc)
+                           JOIN pg_opclass AS o ON o.oid = k.opc
+                           WHERE NOT classbill_internal.trusted_role(o.opcowner)))) THEN
+      problems := problems || format('%s is partitioned by an expression or operator class of %s', r.rel,
+                                     r.relowner::regrole);
+    END IF;
+    IF r.relkind = 'v' THEN
+      FOR f IN
+        SELECT DISTINCT p.oid::regprocedure AS fn, p.proowner
+        FROM pg_rewrite AS w
+        JOIN pg_depend AS d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                           AND d.refclassid = 'pg_proc'::regclass
+        JOIN pg_proc AS p ON p.oid = d.refobjid
+        WHERE w.ev_class = r.oid AND NOT classbill_internal.trusted_role(p.proowner)
+      LOOP
+        problems := problems || format('view %s calls %s, which belongs to %s', r.rel, f.fn, f.proowner::regrole);
+      END LOOP;
+    END IF;
+  END LOOP;
+  -- the columns read: types of PostgreSQL's own, stored values
+  FOR r IN
+    WITH RECURSIVE base(attname, gen, typ, oid, owner, basetype) AS (
+      SELECT a.attname, a.attgenerated::text, a.atttypid::regtype, t.oid, t.typowner, t.typbasetype
+      FROM classbill.source_columns(p_kind) AS need
+      JOIN pg_attribute AS a ON a.attrelid = p_relation AND a.attname = need."column"
+                            AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_type AS t ON t.oid = a.atttypid
+      UNION ALL
+      SELECT base.attname, base.gen, base.typ, t.oid, t.typowner, t.typbasetype
+      FROM base JOIN pg_type AS t ON t.oid = base.basetype)
+    SELECT b.attname, b.gen, b.typ, b.oid::regtype AS base_type, b.owner
+    FROM base AS b WHERE b.basetype = 0
+  LOOP
+    -- a type's input, output, operators and casts are its owner's code (a
+    -- domain runs none of its own on a read, and casts from it are its
+    -- base type's)
+    IF NOT classbill_internal.trusted_role(r.owner) THEN
+      problems := problems || format('column "%s" is of type %s, which belongs to %s: its functions would run in closes',
+                                     r.attname, r.typ, r.owner::regrole);
+    END IF;
+    IF r.gen = 'v' THEN
+      problems := problems || format('column "%s" is computed when read (a virtual generated column)', r.attname);
+    END IF;
+  END LOOP;
+  RETURN problems;
+END $$;
+COMMENT ON FUNCTION classbill_internal.source_safety(text, regclass) IS
+  'Why reading a relation as a source could run code its owner controls with the rights of the ledger''s writer (SPEC 10.1): untrusted views or functions, row-level security of untrusted owners, column types that are not PostgreSQL''s own; empty when safe';
+
+-- The problems of a relation as a source: columns and safety.
+CREATE FUNCTION classbill_internal.source_problems(p_kind text, p_relation regclass)
+RETURNS text[]
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   need record;
   have regtype;
   problems text[] := '{}';
-  nsp regnamespace;
-  other record;
-  other_room regtype;
 BEGIN
-  IF register_source.kind IS NULL
-     OR register_source.kind NOT IN ('rooms', 'events', 'recordings', 'exports') THEN
-    RAISE EXCEPTION 'unknown source kind "%"', register_source.kind
-      USING ERRCODE = '22023', HINT = 'Source kinds are rooms, events, recordings and exports.';
-  END IF;
-  FOR need IN SELECT * FROM classbill.source_columns(register_source.kind) LOOP
+  FOR need IN SELECT * FROM classbill.source_columns(p_kind) LOOP
     SELECT a.atttypid::regtype INTO have
     FROM pg_attribute AS a
-    WHERE a.attrelid = relation AND a.attname = need."column" AND a.attnum > 0 AND NOT a.attisdropped;
+    WHERE a.attrelid = p_relation AND a.attname = need."column" AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
       problems := problems || format('column "%s" is missing', need."column");
     ELSIF need.types IS NOT NULL AND NOT have = ANY (need.types) THEN
@@ -74,13 +199,70 @@ BEGIN
                                      array_to_string(need.types, ', '));
     END IF;
   END LOOP;
+  RETURN problems || classbill_internal.source_safety(p_kind, p_relation);
+END $$;
+COMMENT ON FUNCTION classbill_internal.source_problems(text, regclass) IS
+  'Everything that keeps a relation from being a source of a kind: missing columns, wrong types, and what would make reading it unsafe (SPEC 10.1)';
+
+-- Before a close reads the sources: lock them so they cannot change until
+-- it ends, and check them again.
+CREATE FUNCTION classbill_internal.lock_sources()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  s record;
+  problems text[];
+BEGIN
+  FOR s IN SELECT x.kind, x.relation FROM classbill.sources AS x ORDER BY x.kind LOOP
+    EXECUTE format('LOCK TABLE %s IN ACCESS SHARE MODE', s.relation);
+    problems := classbill_internal.source_problems(s.kind, s.relation);
+    IF cardinality(problems) > 0 THEN
+      RAISE EXCEPTION 'the % source % can no longer be read: %', s.kind, s.relation,
+                      array_to_string(problems, '; ')
+        USING ERRCODE = '42501',
+              DETAIL = 'It changed since it was registered; nothing of this close was written.',
+              HINT = 'Undo the change, or register a source classbill can read safely (see the README''s security section).';
+    END IF;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION classbill_internal.lock_sources() IS
+  'Lock every registered source for the rest of the close and refuse it if it cannot be read safely (SPEC 10.1)';
+
+CREATE FUNCTION classbill.register_source(kind text, relation regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  have regtype;
+  problems text[];
+  nsp regnamespace;
+  other record;
+  other_room regtype;
+  unsafe boolean;
+BEGIN
+  IF register_source.kind IS NULL
+     OR register_source.kind NOT IN ('rooms', 'events', 'recordings', 'exports') THEN
+    RAISE EXCEPTION 'unknown source kind "%"', register_source.kind
+      USING ERRCODE = '22023', HINT = 'Source kinds are rooms, events, recordings and exports.';
+  END IF;
+  IF register_source.relation IS NULL THEN
+    RAISE EXCEPTION 'the % source must name a table or view, not NULL', register_source.kind
+      USING ERRCODE = '22004';
+  END IF;
+  problems := classbill_internal.source_problems(register_source.kind, register_source.relation);
+  unsafe := cardinality(classbill_internal.source_safety(register_source.kind, register_source.relation)) > 0;
   IF cardinality(problems) > 0 THEN
     RAISE EXCEPTION '% cannot be the % source: %', relation, register_source.kind,
                     array_to_string(problems, '; ')
-      USING ERRCODE = '42804',
-            HINT = format('The %s source needs the columns %s.', register_source.kind,
-                          (SELECT string_agg(c."column", ', ')
-                           FROM classbill.source_columns(register_source.kind) AS c));
+      USING ERRCODE = CASE WHEN unsafe THEN '42501' ELSE '42804' END,
+            HINT = CASE WHEN unsafe
+                        THEN 'A close reads the sources as classbill_writer: register a table without row-level security, or a view a superuser owns, whose columns have types a superuser owns (SPEC 10.1; see the README''s security section).'
+                        ELSE format('The %s source needs the columns %s.', register_source.kind,
+                                    (SELECT string_agg(c."column", ', ')
+                                     FROM classbill.source_columns(register_source.kind) AS c)) END;
   END IF;
 
   -- the sources are joined on room: one type for all of them
@@ -97,22 +279,21 @@ BEGIN
     END IF;
   END LOOP;
 
-  -- closes read the sources with the rights of classbill_owner (they run
-  -- as that role, SECURITY DEFINER): let it read this one
+  -- closes read the sources as classbill_writer: let it read this one
   SELECT c.relnamespace::regnamespace INTO nsp FROM pg_class AS c WHERE c.oid = register_source.relation;
-  IF NOT has_schema_privilege('classbill_owner', nsp, 'USAGE') THEN
-    EXECUTE format('GRANT USAGE ON SCHEMA %s TO classbill_owner', nsp);
-    RAISE NOTICE 'granted USAGE on schema % to classbill_owner, which closes run as', nsp;
+  IF NOT has_schema_privilege('classbill_writer', nsp, 'USAGE') THEN
+    EXECUTE format('GRANT USAGE ON SCHEMA %s TO classbill_writer', nsp);
+    RAISE NOTICE 'granted USAGE on schema % to classbill_writer, which closes run as', nsp;
   END IF;
-  IF NOT has_table_privilege('classbill_owner', register_source.relation, 'SELECT') THEN
-    EXECUTE format('GRANT SELECT ON %s TO classbill_owner', register_source.relation);
-    RAISE NOTICE 'granted SELECT on % to classbill_owner, which closes run as', register_source.relation;
+  IF NOT has_table_privilege('classbill_writer', register_source.relation, 'SELECT') THEN
+    EXECUTE format('GRANT SELECT ON %s TO classbill_writer', register_source.relation);
+    RAISE NOTICE 'granted SELECT on % to classbill_writer, which closes run as', register_source.relation;
   END IF;
-  IF NOT has_schema_privilege('classbill_owner', nsp, 'USAGE')
-     OR NOT has_table_privilege('classbill_owner', register_source.relation, 'SELECT') THEN
-    RAISE EXCEPTION 'classbill_owner cannot read %, and you cannot let it', register_source.relation
+  IF NOT has_schema_privilege('classbill_writer', nsp, 'USAGE')
+     OR NOT has_table_privilege('classbill_writer', register_source.relation, 'SELECT') THEN
+    RAISE EXCEPTION 'classbill_writer cannot read %, and you cannot let it', register_source.relation
       USING ERRCODE = '42501',
-            HINT = format('Have the owners run: GRANT USAGE ON SCHEMA %s TO classbill_owner; GRANT SELECT ON %s TO classbill_owner;',
+            HINT = format('Have the owners run: GRANT USAGE ON SCHEMA %s TO classbill_writer; GRANT SELECT ON %s TO classbill_writer;',
                           nsp, register_source.relation);
   END IF;
 
@@ -122,7 +303,7 @@ BEGIN
   DO UPDATE SET relation = EXCLUDED.relation, registered_at = now();
 END $$;
 COMMENT ON FUNCTION classbill.register_source(text, regclass) IS
-  'Tell classbill where rooms (room, account, mode, width, height), events (room, participant, event, at), recordings (room, bytes, ready_at, retention, deleted_at) or exports (room, processed, finished_at) live; a missing column or a wrong type is an error naming it';
+  'Tell classbill where rooms (room, account, mode, width, height), events (room, participant, event, at), recordings (room, bytes, ready_at, retention, deleted_at) or exports (room, processed, finished_at) live; a missing column, a wrong type, or a relation closes could not read without running its owner''s code (SPEC 10.1) is an error naming it';
 
 CREATE FUNCTION classbill.source(kind text) RETURNS regclass
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
@@ -383,7 +564,7 @@ $$;
 COMMENT ON FUNCTION classbill.billable_days(date, date) IS
   'Billable minutes per account, tier, mode and billing day of [from, to): the presence of the group''s rooms that day summed and rounded up once (SPEC 1.7), each room in the mode of that day (SPEC 3.1)';
 
-CREATE FUNCTION classbill.store_usage_days(p_from date, p_to date)
+CREATE FUNCTION classbill_internal.store_usage_days(p_from date, p_to date)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -394,6 +575,9 @@ DECLARE
   n bigint;
 BEGIN
   PERFORM classbill_internal.check_period(p_from, p_to);
+  PERFORM classbill.source('rooms');
+  PERFORM classbill.source('events');
+  PERFORM classbill_internal.lock_sources();
   -- SPEC 8.3: days stored under another zone are not replaced
   SELECT u.billing_timezone, min(u.day) AS first, max(u.day) AS last, count(*) AS rows INTO other
   FROM classbill.usage_days AS u
@@ -414,6 +598,14 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $$;
+COMMENT ON FUNCTION classbill_internal.store_usage_days(date, date) IS
+  'store_usage_days as classbill_writer runs it';
+
+CREATE FUNCTION classbill.store_usage_days(p_from date, p_to date)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT classbill_internal.as_writer('store_usage_days', p_from, p_to) $$;
 COMMENT ON FUNCTION classbill.store_usage_days(date, date) IS
   'Replace the stored quantities of the billing days [from, to) with those computed from the sources; refuses days stored under another billing time zone (SPEC 8.3); returns the rows stored';
 

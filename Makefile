@@ -86,7 +86,9 @@ PG_CFLAGS = -Wall -Wextra -Werror \
 
 # Export only what PostgreSQL looks up (the SQL-callable functions, the
 # magic block, _PG_init); calls between classbill's own files then go
-# straight, not through the PLT.  PostgreSQL 16 does this by default.
+# straight, not through the PLT.  PostgreSQL 16 and later do this by
+# default (PGXS adds -fvisibility=hidden, and c.h defines PGDLLEXPORT just
+# so, unless it is defined already): the same flags, no redefinition.
 PG_CFLAGS += -fvisibility=hidden
 PG_CPPFLAGS = -D'PGDLLEXPORT=__attribute__((visibility("default")))'
 

@@ -24,6 +24,29 @@
 #endif
 
 /*
+ * A GUC check hook's extra: PostgreSQL 16 keeps GUC values in a memory
+ * context of its own and frees them with guc_free (a pfree there), so
+ * they must come from guc_malloc; malloc'd ones crash ("pfree called with
+ * invalid pointer") when the setting changes.  Up to 15 GUC frees them
+ * with free(), and guc_malloc is its own static function: this is it.
+ */
+#if PG_VERSION_NUM < 160000
+#include "utils/elog.h"
+
+static inline void *
+guc_malloc(int elevel, size_t size)
+{
+	void	   *p = malloc(size ? size : 1);
+
+	if (p == NULL)
+		ereport(elevel,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	return p;
+}
+#endif
+
+/*
  * The overflow-checked arithmetic (pg_add_s64_overflow, pg_mul_s64_overflow)
  * of common/int.h came through access/tupmacs.h up to PostgreSQL 17; 18's
  * tupmacs.h no longer includes it.  Included here for every version.

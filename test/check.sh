@@ -4,6 +4,7 @@
 #   bash test/check.sh
 #   CB_ONLY=regress bash test/check.sh   # pg_regress and isolation only
 #   CB_ONLY=t bash test/check.sh         # the test/t scripts only
+#   CB_ONLY="regress cancel" bash ...    # and/or some test/t scripts by name
 #   PG_MAJOR=17 bash test/check.sh       # another PostgreSQL (see lib.sh)
 #
 # Installs what is missing, builds and installs classbill, starts a
@@ -14,11 +15,18 @@
 # and ends with the line "N passed, N failed".
 source "$(dirname "$0")/lib.sh"
 
-CB_ONLY=${CB_ONLY:-}
-case $CB_ONLY in
-'' | regress | t) ;;
-*) echo "CB_ONLY: regress or t, not '$CB_ONLY'" >&2; exit 2 ;;
-esac
+# CB_ONLY: what to run, words of "regress" (pg_regress and isolation),
+# "t" (every test/t script) and names of test/t scripts; empty: all.
+CB_ONLY=${CB_ONLY:-regress t}
+cb_wanted() {
+	[[ " $CB_ONLY " == *" $1 "* ]]
+}
+for w in $CB_ONLY; do
+	if [ "$w" != regress ] && [ "$w" != t ] && [ ! -f "$CB_ROOT/test/t/$w.sh" ]; then
+		echo "CB_ONLY: regress, t or names of test/t scripts, not '$w'" >&2
+		exit 2
+	fi
+done
 
 cb_install_packages
 cb_build
@@ -37,7 +45,7 @@ failures=()
 cd "$CB_ROOT"
 rm -rf results regression.diffs regression.out output_iso
 : >"$CB_TMP/regress.log"
-if [ "$CB_ONLY" != t ]; then
+if cb_wanted regress; then
 	set +e
 	cb_say "pg_regress"
 	make -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= 2>&1 | tee "$CB_TMP/regress.log"
@@ -62,8 +70,8 @@ if [ "$CB_ONLY" != t ]; then
 fi
 
 for t in "$CB_ROOT"/test/t/*.sh; do
-	[ "$CB_ONLY" = regress ] && break
 	name=$(basename "$t" .sh)
+	cb_wanted t || cb_wanted "$name" || continue
 	cb_say "test/t/$name"
 	start=$(date +%s)
 	if bash "$t" >"$CB_TMP/$name.log" 2>&1; then

@@ -4,13 +4,15 @@
 #
 #   bash test/chroot.sh RELEASE [command...]
 #
-#   RELEASE   trixie (PostgreSQL 17) or sid (PostgreSQL 18)
+#   RELEASE   trixie (PostgreSQL 17) or sid (PostgreSQL 18); bookworm
+#             (PostgreSQL 15, the host's own release) for a like-for-like
+#             baseline
 #   command   run inside, as root, from the copy of the checkout;
 #             default: bash test/check.sh (PG_MAJOR is set)
 #
 #   bash test/chroot.sh trixie                                  # the whole suite on 17
 #   CB_ONLY=regress bash test/chroot.sh sid                     # pg_regress + isolation on 18
-#   bash test/chroot.sh trixie bash test/t/dump_restore.sh      # (needs a cluster: see check.sh)
+#   CB_ONLY="regress cancel" bash test/chroot.sh trixie         # and one test/t script
 #   bash test/chroot.sh sid bash                                # a shell inside
 #
 # As root.  The first run makes the chroot with debootstrap --variant=minbase
@@ -28,17 +30,19 @@
 #   CB_CHROOT_MIRROR   Debian mirror (default: the host apt's)
 #   CB_CHROOT_SOURCE   worktree (default) or head
 #   PG_MAJOR           PostgreSQL major version (default: the release's)
-#   CB_ONLY            passed through to test/check.sh (CB_ONLY=regress)
+#   CB_*               the suite's own settings (CB_ONLY=regress, CB_KEEP=1, ...)
+#                      are passed in (CB_CHROOT_* are not)
 set -euo pipefail
 
 usage() {
-	echo "usage: bash test/chroot.sh trixie|sid [command...]" >&2
+	echo "usage: bash test/chroot.sh trixie|sid|bookworm [command...]" >&2
 	exit 2
 }
 [ $# -ge 1 ] || usage
 RELEASE=$1
 shift
 case $RELEASE in
+bookworm) default_major=15 ;;
 trixie) default_major=17 ;;
 sid) default_major=18 ;;
 *) usage ;;
@@ -200,9 +204,14 @@ fi
 [ $# -gt 0 ] || set -- bash test/check.sh
 say "in $RELEASE (PostgreSQL $PG_MAJOR): $*"
 t0=$(now)
+# the suite's own settings (CB_ONLY, CB_KEEP, CB_DIFF_ROOMS, ...) go in
+pass=(PG_MAJOR="$PG_MAJOR")
+[ -n "${CI:-}" ] && pass+=(CI="$CI")
+while IFS= read -r name; do
+	[[ $name == CB_CHROOT_* ]] || pass+=("$name=${!name}")
+done < <(compgen -e | grep '^CB_' || true)
 set +e
-in_chroot env PG_MAJOR="$PG_MAJOR" ${CB_ONLY:+CB_ONLY="$CB_ONLY"} ${CI:+CI="$CI"} \
-	bash -c 'cd /srv/classbill && exec "$@"' chroot-run "$@"
+in_chroot env "${pass[@]}" bash -c 'cd /srv/classbill && exec "$@"' chroot-run "$@"
 rc=$?
 set -e
 echo "($RELEASE, PostgreSQL $PG_MAJOR: $(($(now) - t0)) s, exit $rc)"

@@ -51,7 +51,8 @@ PG_MAJOR=${PG_MAJOR:-$default_major}
 [ "$(id -u)" -eq 0 ] || { echo "test/chroot.sh: run as root" >&2; exit 1; }
 
 CB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DIR=${CB_CHROOT_DIR:-/var/tmp/classbill-chroot-$RELEASE}
+DIR=$(realpath -m "${CB_CHROOT_DIR:-/var/tmp/classbill-chroot-$RELEASE}")
+[ "$DIR" != / ] || { echo "test/chroot.sh: not / as the chroot" >&2; exit 1; }
 case $DIR/ in
 "$CB_ROOT"/*) echo "test/chroot.sh: the chroot must live outside the checkout" >&2; exit 1 ;;
 esac
@@ -165,7 +166,12 @@ if [ ! -f "$DIR/.classbill-ready-$PG_MAJOR" ]; then
 	fi
 	if [ ! -x "$DIR/usr/bin/apt-get" ] || [ ! -f "$DIR/.classbill-debootstrap" ]; then
 		say "debootstrap --variant=minbase $RELEASE $DIR $MIRROR"
-		rm -rf "$DIR"
+		# a half-made chroot: nothing may still be mounted in it
+		if awk -v d="$DIR/" 'index($2 "/", d) == 1 { found = 1 } END { exit !found }' /proc/mounts; then
+			echo "test/chroot.sh: something is still mounted under $DIR; unmount it first" >&2
+			exit 1
+		fi
+		rm -rf --one-file-system "$DIR"
 		t0=$(now)
 		debootstrap --variant=minbase "$RELEASE" "$DIR" "$MIRROR" >"$DIR.debootstrap.log" 2>&1 ||
 			{ tail -30 "$DIR.debootstrap.log"; echo "debootstrap failed (log: $DIR.debootstrap.log)" >&2; exit 1; }

@@ -1,6 +1,8 @@
 # classbill: bill an online classroom service from its event rows, in
-# PostgreSQL.  Build with PGXS against PostgreSQL 15:
+# PostgreSQL.  Build with PGXS against PostgreSQL 15 (the default), 17 or
+# 18 (what differs between them is in src/compat.h):
 #     make && make install && make installcheck
+#     make PG_CONFIG=/usr/lib/postgresql/17/bin/pg_config ...
 EXTENSION  = classbill
 EXTVERSION = 1.1
 MODULE_big = classbill

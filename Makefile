@@ -1,6 +1,8 @@
 # classbill: bill an online classroom service from its event rows, in
-# PostgreSQL.  Build with PGXS against PostgreSQL 15:
+# PostgreSQL.  Build with PGXS against PostgreSQL 15 (the default), 17 or
+# 18 (what differs between them is in src/compat.h):
 #     make && make install && make installcheck
+#     make PG_CONFIG=/usr/lib/postgresql/17/bin/pg_config ...
 EXTENSION  = classbill
 EXTVERSION = 1.2
 MODULE_big = classbill
@@ -92,7 +94,9 @@ PG_CFLAGS = -Wall -Wextra -Werror \
 
 # Export only what PostgreSQL looks up (the SQL-callable functions, the
 # magic block, _PG_init); calls between classbill's own files then go
-# straight, not through the PLT.  PostgreSQL 16 does this by default.
+# straight, not through the PLT.  PostgreSQL 16 and later do this by
+# default (PGXS adds -fvisibility=hidden, and c.h defines PGDLLEXPORT just
+# so, unless it is defined already): the same flags, no redefinition.
 PG_CFLAGS += -fvisibility=hidden
 PG_CPPFLAGS = -D'PGDLLEXPORT=__attribute__((visibility("default")))'
 

@@ -57,7 +57,7 @@ check_billing_timezone(char **newval, void **extra, GucSource source)
 		GUC_check_errhint("Use a name from pg_timezone_names, such as 'Asia/Shanghai' or 'UTC'.");
 		return false;
 	}
-	keep = malloc(sizeof(pg_tz *));
+	keep = guc_malloc(LOG, sizeof(pg_tz *));
 	if (keep == NULL)
 		return false;
 	*keep = tz;

@@ -13,6 +13,7 @@
 
 #include "postgres.h"
 
+#include "compat.h"
 #include "pgtime.h"
 
 #include "usage_value.h"
@@ -20,7 +21,8 @@
 /*
  * PG_FUNCTION_INFO_V1 with the function itself exported too: the library
  * is built with hidden visibility, and PostgreSQL 15 marks only the info
- * function for export.
+ * function for export (16 and later declare both; the same declaration
+ * twice is harmless).
  */
 #define CB_FUNCTION(f) \
 	extern PGDLLEXPORT Datum f(PG_FUNCTION_ARGS); \

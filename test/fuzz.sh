@@ -9,7 +9,8 @@
 #   fuzz_state       bytes -> the serialized room_usage state reader
 #   fuzz_usage_text  bytes -> the usage type's text and binary readers
 #
-# Each is built with clang 14, AddressSanitizer and UndefinedBehaviorSanitizer
+# Each is built with the release's clang (14 on Debian 12, 19 on 13),
+# AddressSanitizer and UndefinedBehaviorSanitizer
 # into test/fuzz/build/.  First every input of test/fuzz/regressions/<name>/
 # (crashes found before, kept so they stay fixed) and test/fuzz/corpus/<name>/
 # (the seeds) runs once; then the harness fuzzes for the given seconds, one
@@ -25,7 +26,9 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 	exit 2
 fi
 
-cb_install_packages clang libclang-rt-14-dev
+# the sanitizer and libFuzzer runtimes of the release's own clang
+cb_install_packages clang
+cb_install_packages "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
 
 FUZZ=$CB_ROOT/test/fuzz
 BUILD=$FUZZ/build

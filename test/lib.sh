@@ -1,45 +1,74 @@
 # test/lib.sh: shared by test/demo.sh, test/check.sh and test/bench.sh.
 #
 # Installs what is missing (as root, from Debian's packages), builds and
-# installs classbill, and starts a throwaway PostgreSQL 15 cluster that
+# installs classbill, and starts a throwaway PostgreSQL cluster that
 # lives in a temporary directory and is stopped when the script exits.
 # Nothing here relies on a server or cluster the machine already has.
+#
+# PG_MAJOR picks the PostgreSQL major version, from Debian's packages of
+# the release the machine runs: 15 (the default, Debian 12), 17 (Debian 13)
+# or 18 (Debian sid); test/chroot.sh runs the suite in such a release.
 
 set -euo pipefail
 
 CB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_MAJOR=${PG_MAJOR:-15}
+if ! [[ $PG_MAJOR =~ ^[0-9]+$ ]]; then
+	echo "PG_MAJOR must be a PostgreSQL major version such as 15, not '$PG_MAJOR'" >&2
+	exit 2
+fi
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 PG_CONFIG=$PG_BIN/pg_config
-export PG_CONFIG
+export PG_MAJOR PG_CONFIG
 
 cb_say() { printf '\n== %s\n' "$*"; }
 
-# Debian packages classbill needs to build, test and run.
+# Debian packages classbill needs to build, test and run.  The server
+# package carries the contrib modules (postgres_fdw) itself; Debian 12 also
+# has a postgresql-contrib metapackage for its 15, later releases do not.
 CB_PACKAGES=(
 	build-essential
-	postgresql-15
-	postgresql-server-dev-15
-	postgresql-client-15
-	postgresql-contrib
-	postgresql-15-cron
+	postgresql-$PG_MAJOR
+	postgresql-server-dev-$PG_MAJOR
+	postgresql-client-$PG_MAJOR
 	libipc-run-perl
 )
+# Installed where the release has them: pg_cron is packaged for 15
+# (Debian 12), 17 (Debian 13) and 18 (sid); without it test/t/cron_close.sh
+# fails saying so.
+CB_OPTIONAL_PACKAGES=(
+	postgresql-$PG_MAJOR-cron
+)
+
+cb_installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
 
 cb_install_packages() {
-	local missing=() p
+	local missing=() optional=() p
 	for p in "${CB_PACKAGES[@]}" "$@"; do
-		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-			missing+=("$p")
-		fi
+		cb_installed "$p" || missing+=("$p")
 	done
-	[ ${#missing[@]} -eq 0 ] && return 0
+	for p in "${CB_OPTIONAL_PACKAGES[@]}"; do
+		cb_installed "$p" || optional+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && [ ${#optional[@]} -eq 0 ] && return 0
 	if [ "$(id -u)" -ne 0 ]; then
+		[ ${#missing[@]} -eq 0 ] && return 0
 		echo "missing packages: ${missing[*]} (run as root to install them)" >&2
 		exit 1
 	fi
-	cb_say "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
+	for p in ${optional[@]+"${optional[@]}"}; do
+		if apt-cache show --no-all-versions "$p" >/dev/null 2>&1; then
+			missing+=("$p")
+		else
+			echo "($p is not packaged for this release: not installed)"
+		fi
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	cb_say "installing ${missing[*]}"
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 

@@ -55,7 +55,7 @@ tr '\0' '\n' <"/proc/$pm/environ" | grep -q "^UBSAN_OPTIONS=" ||
 failed=0
 cb_say "pg_regress and isolation under the sanitizers"
 rm -rf results regression.diffs regression.out output_iso
-make -s PG_CONFIG="$PG_CONFIG" installcheck 2>&1 | tee "$CB_TMP/sanitize-regress.log" | grep -E '^test|tests|failed' || true
+make -s PG_CONFIG="$PG_CONFIG" installcheck 2>&1 | tee "$CB_TMP/sanitize-regress.log" | grep -E '^test|^(not )?ok |tests|failed' || true
 grep -q 'FAILED\|failed (ignored)\|tests failed' "$CB_TMP/sanitize-regress.log" && failed=1
 
 if [ -z "${CB_SANITIZE_QUICK:-}" ]; then

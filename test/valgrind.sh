@@ -41,7 +41,7 @@ rm -rf results regression.diffs regression.out
 failed=0
 start=$(date +%s)
 make -s PG_CONFIG="$PG_CONFIG" installcheck ISOLATION= REGRESS="${TESTS[*]}" 2>&1 | tee "$CB_TMP/vg-regress.log" |
-	grep -E '^test|tests' || true
+	grep -E '^test|^(not )?ok |tests' || true
 grep -q 'FAILED\|tests failed' "$CB_TMP/vg-regress.log" && failed=1
 echo "($(($(date +%s) - start)) s)"
 cb_say "valgrind reports"

@@ -27,21 +27,7 @@
 -- to pg_catalog, pg_temp.
 -- ---------------------------------------------------------------------
 
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'classbill_reader') THEN
-    CREATE ROLE classbill_reader NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'classbill_operator') THEN
-    CREATE ROLE classbill_operator NOLOGIN IN ROLE classbill_reader;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'classbill_account_reader') THEN
-    CREATE ROLE classbill_account_reader NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'classbill_writer') THEN
-    CREATE ROLE classbill_writer NOLOGIN;
-  END IF;
-END $$;
+-- (the roles are created first, by header.sql: policies name them)
 
 REVOKE ALL ON ALL ROUTINES IN SCHEMA classbill FROM PUBLIC;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA classbill_internal FROM PUBLIC;

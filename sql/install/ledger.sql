@@ -716,7 +716,7 @@ BEGIN
     INSERT INTO classbill_internal.work_rooms (close_id, room)
     SELECT $1, r.room FROM (
       -- rooms with events on the day or the next: their presence of the day
-      SELECT x.room::text AS room FROM %1$s AS x WHERE x.at >= $2 AND x.at < $3
+      SELECT d.room::text FROM (SELECT DISTINCT x.room FROM %1$s AS x WHERE x.at >= $2 AND x.at < $3) AS d
       UNION
       -- rooms whose events changed
       SELECT w.room FROM classbill_internal.work_digests AS w WHERE w.close_id = $1 AND w.source = 'events'
@@ -727,11 +727,11 @@ BEGIN
             FROM classbill.ledger_rooms AS lr
             WHERE lr.day >= $4 AND lr.day < $5 AND (lr.account IN (SELECT unnest($6::text[])) OR $7)
             ORDER BY lr.room, lr.close_id DESC) AS b
-      WHERE b.room_digest IS DISTINCT FROM (
-        SELECT classbill_internal.digest_total(
-                 classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint))
-        FROM %2$s AS y WHERE y.room = b.room::%3$s)) AS r $q$,
-    classbill.source('events'), classbill.source('rooms'), room_type)
+      LEFT JOIN (%4$s) AS y ON y.room = b.room::%3$s
+      WHERE b.room_digest IS DISTINCT FROM coalesce(y.dg, classbill_internal.zero_digest())) AS r $q$,
+    classbill.source('events'), classbill.source('rooms'), room_type,
+    classbill_internal.room_rows_sql(format(
+      $w$IN (SELECT lr.room::%1$s FROM classbill.ledger_rooms AS lr WHERE lr.day >= $4 AND lr.day < $5)$w$, room_type)))
   USING p_close, classbill.day_start(p_day), classbill.day_start(p_day + 2), p_day - p_reach, p_day, p_accounts,
         cardinality(p_accounts) = (SELECT count(*) FROM classbill.accounts);
   PERFORM classbill_internal.analyze_work('work_digests');

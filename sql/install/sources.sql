@@ -395,6 +395,52 @@ COMMENT ON TYPE classbill_internal.room_result IS
 -- built in, $5 whether the rooms' accounts must be in classbill.accounts
 -- (billing) or not (reports).  One pass over the rooms' events, one over
 -- their rooms rows.
+-- Whether the rooms source cannot list a room twice: a table with a
+-- unique index on room alone (valid, not deferred, not partial).  The
+-- queries of closes then read one rooms row per room without counting.
+CREATE FUNCTION classbill_internal.rooms_unique()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT EXISTS (
+    SELECT FROM pg_index AS i
+    JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attname = 'room'
+    WHERE i.indrelid = classbill.source('rooms') AND i.indisunique AND i.indisvalid AND i.indimmediate
+      AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum)
+$$;
+COMMENT ON FUNCTION classbill_internal.rooms_unique() IS
+  'Whether the rooms source has a unique index on room alone, so that no room can be listed twice (SPEC 8.2)';
+
+-- The rooms rows of a set of rooms, one row per room: n, the rows listed;
+-- accounts, account, no_account, mode, width, height, dg (their digest).
+CREATE FUNCTION classbill_internal.room_rows_sql(p_where text)
+RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN classbill_internal.rooms_unique() THEN format($q$
+      SELECT y.room, 1::bigint AS n,
+             CASE WHEN y.account IS NOT NULL THEN ARRAY[y.account::text] END AS accounts,
+             y.account::text AS account, y.account IS NULL AS no_account, y.mode::text AS mode,
+             y.width::bigint AS width, y.height::bigint AS height,
+             classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint) AS dg
+      FROM %1$s AS y WHERE y.room %2$s $q$, classbill.source('rooms'), p_where)
+  ELSE format($q$
+      SELECT y.room, count(*) AS n,
+             array_agg(y.account::text) FILTER (WHERE y.account IS NOT NULL) AS accounts,
+             min(y.account::text) AS account,
+             bool_or(y.account IS NULL) AS no_account,
+             min(y.mode::text) AS mode,
+             min(y.width::bigint) AS width, min(y.height::bigint) AS height,
+             classbill_internal.digest_total(
+               classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint)) AS dg
+      FROM %1$s AS y WHERE y.room %2$s
+      GROUP BY y.room $q$, classbill.source('rooms'), p_where) END
+$$;
+COMMENT ON FUNCTION classbill_internal.room_rows_sql(text) IS
+  'SQL of the rooms rows of the rooms matching a condition on y.room, one row per room, with how many rows list it and their digest (without counting where the rooms source has a unique index on room)';
+
 CREATE FUNCTION classbill_internal.room_results_sql(p_set text)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -435,17 +481,7 @@ AS $$
                        classbill_internal.event_problem(x.participant::text, x.event::text, x.at) AS problem
                 FROM %1$s AS x WHERE x.room %3$s) AS e
           GROUP BY e.room) AS u
-    LEFT JOIN (
-      SELECT y.room, count(*) AS n,
-             array_agg(y.account::text) FILTER (WHERE y.account IS NOT NULL) AS accounts,
-             min(y.account::text) AS account,
-             bool_or(y.account IS NULL) AS no_account,
-             min(y.mode::text) AS mode,
-             min(y.width::bigint) AS width, min(y.height::bigint) AS height,
-             classbill_internal.digest_total(
-               classbill_internal.row_digest(y.account::text, y.mode::text, y.width::bigint, y.height::bigint)) AS dg
-      FROM %2$s AS y WHERE y.room %3$s
-      GROUP BY y.room) AS r ON r.room = u.room
+    LEFT JOIN (%4$s) AS r ON r.room = u.room
     LEFT JOIN classbill.accounts AS acct ON acct.account = r.account
     -- the first problem of the room, in this order (OFFSET 0: worked out once)
     CROSS JOIN LATERAL (SELECT CASE
@@ -456,7 +492,7 @@ AS $$
       WHEN NOT (r.width BETWEEN 1 AND 2147483647 AND r.height BETWEEN 1 AND 2147483647) THEN 5
       WHEN r.mode IS NOT NULL AND r.mode NOT IN ('1v1', '1vn') THEN 6
       WHEN u.bad > 0 THEN 7 END AS problem OFFSET 0) AS p
-    $q$, classbill.source('events'), classbill.source('rooms'), p_set)
+    $q$, classbill.source('events'), classbill.source('rooms'), p_set, classbill_internal.room_rows_sql(p_set))
 $$;
 COMMENT ON FUNCTION classbill_internal.room_results_sql(text) IS
   'The query giving, for a set of rooms, their usage from all their events, account, tier and declared mode, each room checked (SPEC 8.1, 8.2; for billing, also that its account is in classbill.accounts): a room with a problem comes back with the problem instead of its usage';

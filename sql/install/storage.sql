@@ -82,16 +82,22 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT format($q$
+  SELECT CASE WHEN classbill_internal.rooms_unique() THEN format($q$
+    SELECT y.room, 1::bigint AS n, y.account::text AS account,
+           y.account IS NOT NULL AND a.account IS NULL AS unknown
+    FROM %2$s AS y
+    LEFT JOIN classbill.accounts AS a ON a.account = y.account::text
+    WHERE y.room IN (%1$s) $q$, p_rooms, classbill.source('rooms'))
+  ELSE format($q$
     SELECT y.room, count(*) AS n, min(y.account::text) AS account,
            bool_or(y.account IS NOT NULL AND a.account IS NULL) AS unknown
     FROM %2$s AS y
     LEFT JOIN classbill.accounts AS a ON a.account = y.account::text
     WHERE y.room IN (%1$s)
-    GROUP BY y.room $q$, p_rooms, classbill.source('rooms'))
+    GROUP BY y.room $q$, p_rooms, classbill.source('rooms')) END
 $$;
 COMMENT ON FUNCTION classbill_internal.room_accounts_sql(text) IS
-  'SQL giving, for the rooms of a query, how many rooms rows each has and their account';
+  'SQL giving, for the rooms of a query, how many rooms rows each has and their account (without counting where the rooms source has a unique index on room)';
 
 -- Why a storage or export row of the rooms r has no account to bill, or
 -- NULL: an expression over r.n, r.account and r.unknown, written into the

@@ -218,6 +218,14 @@ RESET ROLE;
 SET ROLE regress_analyst;
 SELECT account, count(*) FROM classbill.ledger GROUP BY account ORDER BY account;
 RESET ROLE;
+-- a role granted the ledger outside classbill's roles sees no row of it
+GRANT USAGE ON SCHEMA classbill TO regress_mallory;
+GRANT SELECT ON classbill.ledger TO regress_mallory;
+SET ROLE regress_mallory;
+SELECT count(*) AS lines_seen FROM classbill.ledger;
+RESET ROLE;
+REVOKE SELECT ON classbill.ledger FROM regress_mallory;
+REVOKE USAGE ON SCHEMA classbill FROM regress_mallory;
 
 -- 10.2: the switch to the writer runs the two steps it knows, for
 -- operators only

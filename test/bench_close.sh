@@ -14,7 +14,12 @@
 #       in the ledger to check for late rows (target: under 10 s);
 #   (3) the close of 11-03 after late rows for 11-01 and 11-02 arrived:
 #       adjustments and an empty day;
-#   (4) closing 11-02 again: nothing to do.
+#   (4) closing 11-02 again: nothing to do;
+#   (5) what the ledger's hash chain (SPEC 10.5) costs: the 11-02 lines
+#       inserted again with and without the chain's trigger, three times
+#       each, alternating, rolled back (medians).
+# The ratio (3)/(2) is the cost of a close with 2,000 late changes against
+# a regular one (target: at most 1.5).
 source "$(dirname "$0")/lib.sh"
 
 ACCOUNTS=${CB_CLOSE_ACCOUNTS:-10000}
@@ -121,6 +126,29 @@ SQL
 T3=$(secs_of 2026-11-03); echo "(3) 11-03 with late rows: $T3 s"
 T4=$(secs_of 2026-11-02); echo "(4) 11-02 again: $T4 s"
 
+# (5) the chain: the day's lines inserted again, with and without it
+chain_ms() {
+	cb_psql -At <<SQL | awk '/^Time:/ { print $2 }'
+BEGIN;
+$1
+\\timing on
+INSERT INTO classbill.ledger (close_id, account, day, corrects, product, tier, mode, pack_id, item, quantity, unit,
+                              unit_price, amount, currency)
+SELECT close_id, account, day, corrects, product, tier, mode, pack_id, item, quantity, unit, unit_price, amount, currency
+FROM classbill.ledger WHERE day = '2026-11-02' AND corrects IS NULL;
+\\timing off
+ROLLBACK;
+SQL
+}
+WITH_CHAIN=() NO_CHAIN=()
+for i in 1 2 3; do
+	WITH_CHAIN+=("$(chain_ms 'SELECT 1;')")
+	NO_CHAIN+=("$(chain_ms 'ALTER TABLE classbill.ledger DISABLE TRIGGER chain;')")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+T5A=$(median "${WITH_CHAIN[@]}")
+T5B=$(median "${NO_CHAIN[@]}")
+
 read -r LINES1 LINES2 ADJ ROOMS1 < <(cb_psql -At -F ' ' -c "
 	SELECT count(*) FILTER (WHERE day = '2026-11-01'), count(*) FILTER (WHERE day = '2026-11-02'),
 	       count(*) FILTER (WHERE corrects IS NOT NULL),
@@ -139,4 +167,7 @@ data        : $ACCOUNTS accounts, $ROOMS rooms a day, $EVENTS events over two da
 (2) 11-02   : $T2 s   the daily close, $LINES2 lines, $ROOMS1 rooms explained   (target < 10 s)
 (3) 11-03   : $T3 s   after late rows for 11-01 and 11-02: $ADJ adjustment lines
 (4) 11-02   : $T4 s   again: nothing to do
+late/regular: $(awk -v a="$T3" -v b="$T2" 'BEGIN { printf "%.2f", a / b }')   (3)/(2), 2,000 late changes against the daily close (target <= 1.5)
+(5) chain   : $LINES2 lines of 11-02 inserted again: ${T5A} ms with the hash chain, ${T5B} ms without (medians of 3):
+              $(awk -v a="$T5A" -v b="$T5B" -v n="$LINES2" 'BEGIN { printf "%.0f ms, %.1f us a line", a - b, (a - b) * 1000 / n }') for the chain
 EOF

@@ -59,7 +59,7 @@ DATA = \
 	sql/$(EXTENSION)--1.1.sql \
 	sql/$(EXTENSION)--1.0--1.1.sql
 
-# pg_regress: sql/<test>.sql against expected/<test>.out
+# pg_regress: test/sql/<test>.sql against test/expected/<test>.out
 REGRESS = \
 	tier \
 	usage_sessions \
@@ -83,7 +83,7 @@ REGRESS = \
 	usage_parallel \
 	bad_input \
 	hostile
-REGRESS_OPTS = --load-extension=$(EXTENSION)
+REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 # pg_isolation_regress: test/specs/<test>.spec against test/expected/<test>.out
 ISOLATION = close_concurrent close_late

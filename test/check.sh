@@ -9,7 +9,7 @@
 #
 # Installs what is missing, builds and installs classbill, starts a
 # throwaway PostgreSQL (15 unless PG_MAJOR says otherwise), then runs
-#   - the pg_regress files of sql/ against expected/ (one per rule group),
+#   - the pg_regress files of test/sql/ against test/expected/ (one per rule group),
 #   - the isolation specs of test/specs/ against test/expected/,
 #   - every script in test/t/ (each exits 0 when it passes),
 # and ends with the line "N passed, N failed".

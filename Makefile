@@ -48,6 +48,7 @@ INSTALL_PARTS = \
 	sql/install/statements.sql \
 	sql/install/advisor.sql \
 	sql/install/trust.sql \
+	sql/install/compat.sql \
 	sql/install/privileges.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 

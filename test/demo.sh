@@ -98,9 +98,9 @@ FROM classbill.usage_days GROUP BY account, tier, mode ORDER BY account, tier, m
 \echo '== November statements (EXAMPLE rates; each line rounded once, SPEC 6.1)'
 SELECT account, product, tier, mode, rounded_quantity AS quantity, unit, covered AS covered_by_packs,
        amount, currency, exact_amount
-FROM classbill.statement_lines('2026-11-01');
+FROM classbill.live_statement('2026-11-01');
 SELECT account, sum(amount) AS total, min(currency) AS currency
-FROM classbill.statement_lines('2026-11-01') GROUP BY account ORDER BY account;
+FROM classbill.live_statement('2026-11-01') GROUP BY account ORDER BY account;
 
 \echo
 \echo '== Storage and export lines of one day, 2026-11-20 (exact; statements round the month once)'
@@ -122,7 +122,7 @@ FROM classbill.pack_forecast('2026-11-30', 14, 'maple-academy');
 
 \echo
 \echo '== Plan-limit breaches (reported, never billed differently, SPEC 3.6)'
-SELECT kind, account, plan, room, at, "limit", peak, over
+SELECT kind, account, plan, room, at, allowed, peak, over
 FROM classbill.breaches('2026-11-01', '2026-12-01') ORDER BY at;
 
 \echo

@@ -13,7 +13,7 @@ COMMENT ON TYPE classbill.pack_choice IS
   'So many packs of a catalog item (the item names its tier), for pricing a period with them';
 
 -- Checks shared by the advisor's functions.
-CREATE FUNCTION classbill.advisor_account(p_account text, p_from date, p_to date, p_growth numeric)
+CREATE FUNCTION classbill_internal.advisor_account(p_account text, p_from date, p_to date, p_growth numeric)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -36,33 +36,33 @@ BEGIN
   END IF;
   RETURN cur;
 END $$;
-COMMENT ON FUNCTION classbill.advisor_account(text, date, date, numeric) IS
+COMMENT ON FUNCTION classbill_internal.advisor_account(text, date, date, numeric) IS
   'Internal to the advisor: the account''s currency, after checking the account, the period and the growth factor';
 
 -- An account's usage of [from, to) per tier as drawdown input: each day's
 -- minutes of each mode times the growth factor, rounded up to a minute,
 -- with the postpaid rate in effect that day.
-CREATE FUNCTION classbill.usage_profile(p_account text, p_from date, p_to date,
-                                        p_growth numeric DEFAULT 1)
+CREATE FUNCTION classbill.usage_profile(for_account text, from_day date, to_day date,
+                                        growth numeric DEFAULT 1)
 RETURNS TABLE (tier classbill.tier, minutes bigint, uses classbill.drawdown_use[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  cur text := classbill.advisor_account(p_account, p_from, p_to, p_growth);
+  cur text := classbill_internal.advisor_account(for_account, from_day, to_day, growth);
 BEGIN
   RETURN QUERY
   SELECT u.tier, sum(s.minutes)::bigint,
          array_agg(ROW(u.day, u.mode, s.minutes,
                        CASE WHEN r.price IS NOT NULL THEN r.price
-                            ELSE classbill.missing_rate(p_account, 'usage', u.mode, u.tier, cur, u.day) END
+                            ELSE classbill_internal.missing_rate(for_account, 'usage', u.mode, u.tier, cur, u.day) END
                       )::classbill.drawdown_use ORDER BY u.day, u.mode)
   FROM classbill.usage_days AS u
-  CROSS JOIN LATERAL (SELECT ceil(u.minutes * p_growth)::bigint AS minutes) AS s
+  CROSS JOIN LATERAL (SELECT ceil(u.minutes * growth)::bigint AS minutes) AS s
   LEFT JOIN classbill.rate_periods AS r
     ON r.product = 'usage' AND r.mode = u.mode AND r.tier = u.tier AND r.currency = cur
    AND u.day >= r.valid_from AND u.day < r.valid_to
-  WHERE u.account = p_account AND u.day >= p_from AND u.day < p_to AND s.minutes > 0
+  WHERE u.account = for_account AND u.day >= from_day AND u.day < to_day AND s.minutes > 0
   GROUP BY u.tier
   ORDER BY u.tier;
 END $$;
@@ -70,7 +70,7 @@ COMMENT ON FUNCTION classbill.usage_profile(text, date, date, numeric) IS
   'An account''s usage of the billing days [from, to) per tier, as drawdown input: each day''s minutes per mode times the growth factor, rounded up, with the rate in effect that day (from classbill.usage_days)';
 
 -- The packs of a tier on sale on a day, at their catalog price.
-CREATE FUNCTION classbill.pack_offer(p_tier classbill.tier, p_currency text, p_day date)
+CREATE FUNCTION classbill.pack_offer(for_tier classbill.tier, p_currency text, p_day date)
 RETURNS TABLE (item text, minutes bigint, price numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -81,14 +81,14 @@ AS $$
     SELECT pp.price FROM classbill.pack_prices AS pp
     WHERE pp.item = i.item AND pp.currency = p_currency AND pp.valid_from <= p_day
     ORDER BY pp.valid_from DESC LIMIT 1) AS p
-  WHERE i.tier = p_tier
+  WHERE i.tier = for_tier
   ORDER BY i.minutes DESC, i.item
 $$;
 COMMENT ON FUNCTION classbill.pack_offer(classbill.tier, text, date) IS
   'The catalog items of a tier with a price in the currency on the day, largest first';
 
 -- Drawdown of one tier's profile with packs bought at the start.
-CREATE FUNCTION classbill.profile_drawdown(p_uses classbill.drawdown_use[],
+CREATE FUNCTION classbill_internal.profile_drawdown(p_uses classbill.drawdown_use[],
                                            p_packs classbill.drawdown_pack[],
                                            OUT covered bigint, OUT overage bigint,
                                            OUT overage_amount numeric)
@@ -100,27 +100,27 @@ AS $$
          coalesce(sum(d.amount), 0)
   FROM classbill.drawdown(p_uses, p_packs) AS d
 $$;
-COMMENT ON FUNCTION classbill.profile_drawdown(classbill.drawdown_use[], classbill.drawdown_pack[]) IS
+COMMENT ON FUNCTION classbill_internal.profile_drawdown(classbill.drawdown_use[], classbill.drawdown_pack[]) IS
   'Minutes the packs cover, overage minutes and the overage amount of a usage profile (classbill.drawdown)';
 
 -- Cost of history under each plan ---------------------------------------
 
-CREATE FUNCTION classbill.plan_costs(p_account text, p_from date, p_to date,
-                                     p_packs classbill.pack_choice[] DEFAULT NULL)
+CREATE FUNCTION classbill.plan_costs(for_account text, from_day date, to_day date,
+                                     pack_mix classbill.pack_choice[] DEFAULT NULL)
 RETURNS TABLE (scenario text, tier classbill.tier, minutes bigint, covered bigint, overage bigint,
                usage_amount numeric, pack_amount numeric, total numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  cur text := classbill.advisor_account(p_account, p_from, p_to, 1);
-  n_days integer := p_to - p_from;
+  cur text := classbill_internal.advisor_account(for_account, from_day, to_day, 1);
+  n_days integer := to_day - from_day;
   bad record;
 BEGIN
   -- as billed: the ledger when every day of the period is closed for the
   -- account, else the lines rated now
   IF (SELECT count(*) FROM classbill.closed_days AS cd
-      WHERE cd.account = p_account AND cd.day >= p_from AND cd.day < p_to) = n_days THEN
+      WHERE cd.account = for_account AND cd.day >= from_day AND cd.day < to_day) = n_days THEN
     RETURN QUERY
     SELECT 'as billed (ledger)'::text, l.tier,
            sum(l.quantity) FILTER (WHERE l.product = 'usage')::bigint,
@@ -130,7 +130,7 @@ BEGIN
            coalesce(sum(l.amount) FILTER (WHERE l.product = 'pack'), 0),
            sum(l.amount)
     FROM classbill.ledger AS l
-    WHERE l.account = p_account AND l.day >= p_from AND l.day < p_to AND l.product IN ('usage', 'pack')
+    WHERE l.account = for_account AND l.day >= from_day AND l.day < to_day AND l.product IN ('usage', 'pack')
     GROUP BY l.tier ORDER BY l.tier;
   ELSE
     RETURN QUERY
@@ -141,8 +141,8 @@ BEGIN
            coalesce(sum(l.amount) FILTER (WHERE l.product = 'usage'), 0),
            coalesce(sum(l.amount) FILTER (WHERE l.product = 'pack'), 0),
            sum(l.amount)
-    FROM (SELECT * FROM classbill.usage_lines(p_from, p_to, p_account)
-          UNION ALL SELECT * FROM classbill.pack_lines(p_from, p_to, p_account)) AS l
+    FROM (SELECT * FROM classbill.usage_lines(from_day, to_day, for_account)
+          UNION ALL SELECT * FROM classbill.pack_lines(from_day, to_day, for_account)) AS l
     GROUP BY l.tier ORDER BY l.tier;
   END IF;
 
@@ -150,16 +150,16 @@ BEGIN
   RETURN QUERY
   SELECT 'postpaid'::text, p.tier, p.minutes, d.covered, d.overage, d.overage_amount, 0::numeric,
          d.overage_amount
-  FROM classbill.usage_profile(p_account, p_from, p_to) AS p,
-       classbill.profile_drawdown(p.uses, NULL) AS d;
+  FROM classbill.usage_profile(for_account, from_day, to_day) AS p,
+       classbill_internal.profile_drawdown(p.uses, NULL) AS d;
 
-  IF p_packs IS NULL THEN
+  IF pack_mix IS NULL THEN
     RETURN;
   END IF;
 
   -- prepaid with the packs given, bought on the first day at their
   -- catalog prices
-  SELECT c.item, c.count INTO bad FROM unnest(p_packs) AS c
+  SELECT c.item, c.count INTO bad FROM unnest(pack_mix) AS c
   WHERE c.count IS NULL OR c.count < 0
      OR NOT EXISTS (SELECT FROM classbill.pack_items AS i WHERE i.item = c.item) LIMIT 1;
   IF FOUND THEN
@@ -167,11 +167,11 @@ BEGIN
                     coalesce(bad.item, 'NULL'), coalesce(bad.count::text, 'NULL')
       USING ERRCODE = '22023';
   END IF;
-  SELECT c.item INTO bad FROM unnest(p_packs) AS c JOIN classbill.pack_items AS i USING (item)
-  WHERE c.count > 0 AND NOT EXISTS (SELECT FROM classbill.pack_offer(i.tier, cur, p_from) AS o
+  SELECT c.item INTO bad FROM unnest(pack_mix) AS c JOIN classbill.pack_items AS i USING (item)
+  WHERE c.count > 0 AND NOT EXISTS (SELECT FROM classbill.pack_offer(i.tier, cur, from_day) AS o
                                     WHERE o.item = c.item) LIMIT 1;
   IF FOUND THEN
-    RAISE EXCEPTION 'no price for pack item "%" in % on %', bad.item, cur, p_from
+    RAISE EXCEPTION 'no price for pack item "%" in % on %', bad.item, cur, from_day
       USING ERRCODE = 'P0002',
             HINT = 'Add the price to classbill.pack_prices, valid from that day or earlier.';
   END IF;
@@ -179,16 +179,16 @@ BEGIN
   RETURN QUERY
   WITH chosen AS (
     SELECT i.tier, c.item, c.count, i.minutes, o.price
-    FROM unnest(p_packs) AS c
+    FROM unnest(pack_mix) AS c
     JOIN classbill.pack_items AS i USING (item)
-    JOIN LATERAL classbill.pack_offer(i.tier, cur, p_from) AS o ON o.item = c.item
+    JOIN LATERAL classbill.pack_offer(i.tier, cur, from_day) AS o ON o.item = c.item
     WHERE c.count > 0),
   one_by_one AS (
     SELECT ch.tier, ch.minutes, ch.price, -row_number() OVER (ORDER BY ch.tier, ch.item) AS pack_id
     FROM chosen AS ch, generate_series(1, ch.count)),
   packs AS (
     SELECT b.tier,
-           array_agg(ROW(b.pack_id, classbill.day_start(p_from), b.minutes)::classbill.drawdown_pack
+           array_agg(ROW(b.pack_id, classbill.day_start(from_day), b.minutes)::classbill.drawdown_pack
                      ORDER BY b.pack_id DESC) AS packs,
            sum(b.price) AS amount
     FROM one_by_one AS b
@@ -196,9 +196,9 @@ BEGIN
   SELECT 'prepaid with the packs given'::text, coalesce(p.tier, k.tier), coalesce(p.minutes, 0),
          coalesce(d.covered, 0), coalesce(d.overage, 0), coalesce(d.overage_amount, 0),
          coalesce(k.amount, 0), coalesce(d.overage_amount, 0) + coalesce(k.amount, 0)
-  FROM classbill.usage_profile(p_account, p_from, p_to) AS p
+  FROM classbill.usage_profile(for_account, from_day, to_day) AS p
   FULL JOIN packs AS k ON k.tier = p.tier
-  LEFT JOIN LATERAL classbill.profile_drawdown(p.uses, k.packs) AS d ON true
+  LEFT JOIN LATERAL classbill_internal.profile_drawdown(p.uses, k.packs) AS d ON true
   ORDER BY 2;
 END $$;
 COMMENT ON FUNCTION classbill.plan_costs(text, date, date, classbill.pack_choice[]) IS
@@ -212,15 +212,15 @@ COMMENT ON FUNCTION classbill.plan_costs(text, date, date, classbill.pack_choice
 -- the largest item, the cheapest way to buy exactly that capacity
 -- (unbounded knapsack, exact), and the cost of the profile with it.
 -- More capacity than that never costs less: some pack could be left out.
-CREATE FUNCTION classbill.pack_mixes(p_account text, p_from date, p_to date, p_tier classbill.tier,
-                                     p_growth numeric DEFAULT 1)
+CREATE FUNCTION classbill.pack_mixes(for_account text, from_day date, to_day date, for_tier classbill.tier,
+                                     growth numeric DEFAULT 1)
 RETURNS TABLE (packs text, pack_count integer, capacity bigint, pack_amount numeric,
                minutes bigint, covered bigint, overage bigint, overage_amount numeric, total numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  cur text := classbill.advisor_account(p_account, p_from, p_to, p_growth);
+  cur text := classbill_internal.advisor_account(for_account, from_day, to_day, growth);
   prof record;
   items text[];
   sizes bigint[];
@@ -240,19 +240,19 @@ DECLARE
   label text;
   j integer;
 BEGIN
-  SELECT p.* INTO prof FROM classbill.usage_profile(p_account, p_from, p_to, p_growth) AS p
-  WHERE p.tier = p_tier;
+  SELECT p.* INTO prof FROM classbill.usage_profile(for_account, from_day, to_day, growth) AS p
+  WHERE p.tier = for_tier;
   IF NOT FOUND THEN
-    prof := ROW(p_tier, 0::bigint, NULL::classbill.drawdown_use[]);
+    prof := ROW(for_tier, 0::bigint, NULL::classbill.drawdown_use[]);
   END IF;
   SELECT array_agg(o.item ORDER BY o.minutes DESC, o.item), array_agg(o.minutes ORDER BY o.minutes DESC, o.item),
          array_agg(o.price ORDER BY o.minutes DESC, o.item)
   INTO items, sizes, prices
-  FROM classbill.pack_offer(p_tier, cur, p_from) AS o;
+  FROM classbill.pack_offer(for_tier, cur, from_day) AS o;
   n_items := coalesce(cardinality(items), 0);
 
   -- no packs at all
-  SELECT x.* INTO d FROM classbill.profile_drawdown(prof.uses, NULL) AS x;
+  SELECT x.* INTO d FROM classbill_internal.profile_drawdown(prof.uses, NULL) AS x;
   packs := 'none'; pack_count := 0; capacity := 0; pack_amount := 0;
   minutes := prof.minutes; covered := d.covered; overage := d.overage;
   overage_amount := d.overage_amount; total := d.overage_amount;
@@ -298,8 +298,8 @@ BEGIN
       END IF;
     END LOOP;
     SELECT x.* INTO d
-    FROM classbill.profile_drawdown(prof.uses,
-           ARRAY[ROW(0, classbill.day_start(p_from), k * unit)::classbill.drawdown_pack]) AS x;
+    FROM classbill_internal.profile_drawdown(prof.uses,
+           ARRAY[ROW(0, classbill.day_start(from_day), k * unit)::classbill.drawdown_pack]) AS x;
     packs := label; pack_count := best_n[k + 1]; capacity := k * unit; pack_amount := best[k + 1];
     minutes := prof.minutes; covered := d.covered; overage := d.overage;
     overage_amount := d.overage_amount; total := best[k + 1] + d.overage_amount;
@@ -312,7 +312,7 @@ COMMENT ON FUNCTION classbill.pack_mixes(text, date, date, classbill.tier, numer
 -- Per account and billing day of [from, to), the most participants
 -- present at once across its rooms (SPEC 3.6); breaches and the advisor
 -- read it.
-CREATE FUNCTION classbill.present_peaks(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.present_peak_by_day(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, day date, peak integer, at timestamptz)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -321,7 +321,7 @@ BEGIN
   RETURN QUERY EXECUTE format($q$
     SELECT p.account, d.day, d.peak, d.at
     FROM (SELECT r.account::text AS account,
-                 classbill.account_daily_peaks(e.room::text, e.participant::text, e.event::text, e.at) AS days
+                 classbill.account_peak_by_day(e.room::text, e.participant::text, e.event::text, e.at) AS days
           FROM %1$s AS e JOIN %2$s AS r ON r.room = e.room
           WHERE ($5::text IS NULL OR r.account::text = $5)
             AND e.room IN (SELECT x.room FROM %1$s AS x WHERE x.at >= $1 AND x.at < $2)
@@ -329,13 +329,13 @@ BEGIN
          unnest(p.days) AS d
     WHERE d.day >= $3 AND d.day < $4
     $q$, classbill.source('events'), classbill.source('rooms'))
-  USING classbill.day_start(p_from), classbill.day_start(p_to), p_from, p_to, p_account;
+  USING classbill.day_start(from_day), classbill.day_start(to_day), from_day, to_day, for_account;
 END $$;
-COMMENT ON FUNCTION classbill.present_peaks(date, date, text) IS
+COMMENT ON FUNCTION classbill.present_peak_by_day(date, date, text) IS
   'Per account (or the one given) and billing day of [from, to), the most participants present at once across its rooms and the first instant of it (SPEC 3.6)';
 
 -- The account's peaks over a period, against the prepaid limits (SPEC 3.6).
-CREATE FUNCTION classbill.account_peaks(p_account text, p_from date, p_to date,
+CREATE FUNCTION classbill.peak_summary(for_account text, from_day date, to_day date,
   OUT stage_peak integer, OUT stage_room text, OUT stage_at timestamptz,
   OUT present_peak integer, OUT present_at timestamptz)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -348,21 +348,21 @@ BEGIN
   END IF;
   SELECT classbill.stage_peak(v.usage), v.room, classbill.stage_peak_at(v.usage)
   INTO stage_peak, stage_room, stage_at
-  FROM classbill.room_values(p_from, p_to) AS v
-  WHERE v.account = p_account
+  FROM classbill.room_values(from_day, to_day) AS v
+  WHERE v.account = for_account
   ORDER BY classbill.stage_peak(v.usage) DESC, classbill.stage_peak_at(v.usage), v.room
   LIMIT 1;
   SELECT pp.peak, pp.at INTO present_peak, present_at
-  FROM classbill.present_peaks(p_from, p_to, p_account) AS pp
+  FROM classbill.present_peak_by_day(from_day, to_day, for_account) AS pp
   ORDER BY pp.peak DESC, pp.at LIMIT 1;
 END $$;
-COMMENT ON FUNCTION classbill.account_peaks(text, date, date) IS
+COMMENT ON FUNCTION classbill.peak_summary(text, date, date) IS
   'The most on stage in one of the account''s rooms and the most present at once across its rooms in [from, to), with where and when (NULLs without events and rooms sources)';
 
 -- The advice ---------------------------------------------------------------
 
-CREATE FUNCTION classbill.plan_advice(p_account text, p_from date, p_to date,
-                                      p_growth numeric DEFAULT 1)
+CREATE FUNCTION classbill.plan_advice(for_account text, from_day date, to_day date,
+                                      growth numeric DEFAULT 1)
 RETURNS TABLE (tier classbill.tier, minutes bigint, postpaid numeric, packs text,
                pack_amount numeric, overage bigint, overage_amount numeric, cheapest numeric,
                saving numeric, advice text, break_even text)
@@ -370,7 +370,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  cur text := classbill.advisor_account(p_account, p_from, p_to, p_growth);
+  cur text := classbill_internal.advisor_account(for_account, from_day, to_day, growth);
   acct record;
   lim record;
   pk record;
@@ -394,9 +394,9 @@ DECLARE
   blocked text;
   any_pack boolean := false;
 BEGIN
-  SELECT a.* INTO acct FROM classbill.accounts AS a WHERE a.account = p_account;
+  SELECT a.* INTO acct FROM classbill.accounts AS a WHERE a.account = for_account;
   SELECT l.* INTO lim FROM classbill.plan_limits('prepaid') AS l;
-  SELECT x.* INTO pk FROM classbill.account_peaks(p_account, p_from, p_to) AS x;
+  SELECT x.* INTO pk FROM classbill.peak_summary(for_account, from_day, to_day) AS x;
   IF pk.stage_peak > lim.max_on_stage THEN
     blocked := format('%s on stage in room %s at %s (prepaid allows %s)', pk.stage_peak, pk.stage_room,
                       to_char(pk.stage_at AT TIME ZONE classbill.billing_timezone(), 'YYYY-MM-DD HH24:MI'),
@@ -409,11 +409,11 @@ BEGIN
                                 lim.max_present));
   END IF;
 
-  FOR t IN SELECT p.tier FROM classbill.usage_profile(p_account, p_from, p_to, p_growth) AS p LOOP
+  FOR t IN SELECT p.tier FROM classbill.usage_profile(for_account, from_day, to_day, growth) AS p LOOP
     -- one search per tier: its first row is the mix of no packs; the
     -- cheapest is the lowest total, then the smaller outlay
     have_best := false;
-    FOR mix IN SELECT * FROM classbill.pack_mixes(p_account, p_from, p_to, t, p_growth) LOOP
+    FOR mix IN SELECT * FROM classbill.pack_mixes(for_account, from_day, to_day, t, growth) LOOP
       IF mix.pack_count = 0 THEN
         none := mix;
       END IF;
@@ -432,7 +432,7 @@ BEGIN
     mean := CASE WHEN none.minutes > 0 THEN none.total / none.minutes END;
     prev_item := NULL;
     IF mean > 0 THEN
-      FOR o IN SELECT * FROM classbill.pack_offer(t, cur, p_from) ORDER BY minutes LOOP
+      FOR o IN SELECT * FROM classbill.pack_offer(t, cur, from_day) ORDER BY minutes LOOP
         notes := concat_ws('; ', notes,
                            format('%s pays for itself from %s min', o.item, to_char(ceil(o.price / mean), 'FM999,999,999,999')));
         IF prev_item IS NOT NULL AND o.price > prev_price THEN
@@ -470,22 +470,22 @@ BEGIN
   END LOOP;
 
   -- the account: its plan, as billed, and the verdict
-  SELECT sum(c.total) INTO billed FROM classbill.plan_costs(p_account, p_from, p_to) AS c
+  SELECT sum(c.total) INTO billed FROM classbill.plan_costs(for_account, from_day, to_day) AS c
   WHERE c.scenario LIKE 'as billed%';
   tier := NULL; minutes := CASE WHEN n_tiers > 0 THEN sum_minutes END;
   postpaid := sum_post; packs := NULL; pack_amount := sum_packs; overage := NULL; overage_amount := NULL;
   cheapest := trim_scale(sum_best);
   postpaid := trim_scale(sum_post); pack_amount := trim_scale(sum_packs);
-  saving := CASE WHEN p_growth = 1 THEN trim_scale(coalesce(billed, 0) - sum_best) END;
+  saving := CASE WHEN growth = 1 THEN trim_scale(coalesce(billed, 0) - sum_best) END;
   advice := CASE
     WHEN blocked IS NOT NULL THEN format('postpaid: prepaid would not fit: %s', blocked)
     WHEN any_pack THEN format('prepaid with the packs above: %s instead of %s all postpaid',
                               classbill.round_money(sum_best, cur), classbill.round_money(sum_post, cur))
     ELSE 'postpaid: no pack would have saved anything' END
     || format(' (now %s%s)', acct.plan,
-              CASE WHEN p_growth = 1 THEN format(', billed %s for these minutes and packs',
+              CASE WHEN growth = 1 THEN format(', billed %s for these minutes and packs',
                                                  classbill.round_money(coalesce(billed, 0), cur))
-                   ELSE format(', usage scaled by %s', p_growth) END);
+                   ELSE format(', usage scaled by %s', growth) END);
   break_even := NULL;
   RETURN NEXT;
 END $$;

@@ -176,7 +176,7 @@ SELECT pg_catalog.pg_extension_config_dump('classbill.close_problems_problem_id_
 
 -- Closed means closed: no update, no delete, no truncate, for anyone who
 -- goes through the table (SPEC 7.2).
-CREATE FUNCTION classbill.ledger_is_append_only() RETURNS trigger
+CREATE FUNCTION classbill_internal.ledger_is_append_only() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -185,49 +185,49 @@ BEGIN
     USING ERRCODE = '55000',
           HINT = 'Late data is billed as adjustment lines by the next close.';
 END $$;
-COMMENT ON FUNCTION classbill.ledger_is_append_only() IS
+COMMENT ON FUNCTION classbill_internal.ledger_is_append_only() IS
   'Trigger of the ledger tables: UPDATE, DELETE and TRUNCATE are refused (SPEC 7.2)';
 
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.closes
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.closes
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.closed_days
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.closed_days
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_usage
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_usage
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_storage
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_storage
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_exports
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_exports
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_rooms
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_rooms
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_heads
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_heads
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.ledger_packs
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.ledger_packs
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.close_problems
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.close_problems
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 
 -- Settings -----------------------------------------------------------------
 
@@ -1037,7 +1037,7 @@ BEGIN
   FROM (SELECT w.account, w.tier, a.currency,
                array_agg(ROW(p_for_day, w.mode, w.minutes,
                              CASE WHEN r.price IS NOT NULL THEN r.price
-                                  ELSE classbill.missing_rate(w.account, 'usage', w.mode, w.tier,
+                                  ELSE classbill_internal.missing_rate(w.account, 'usage', w.mode, w.tier,
                                                               a.currency, p_for_day) END
                             )::classbill.drawdown_use) AS uses
         FROM classbill_internal.work_draws AS w
@@ -1259,7 +1259,7 @@ BEGIN
   FROM diff AS d
   JOIN classbill.accounts AS a ON a.account = d.account
   LEFT JOIN billed AS bl ON bl.account = d.account
-  CROSS JOIN LATERAL (SELECT classbill.price_on('storage', d.account, a.currency, p_for_day)) AS p(price)
+  CROSS JOIN LATERAL (SELECT classbill_internal.price_on('storage', d.account, a.currency, p_for_day)) AS p(price)
   ORDER BY d.account;
   GET DIAGNOSTICS n = ROW_COUNT;
 
@@ -1285,7 +1285,7 @@ BEGIN
          d.delta * p.price, a.currency
   FROM diff AS d
   JOIN classbill.accounts AS a ON a.account = d.account
-  CROSS JOIN LATERAL (SELECT classbill.price_on('export', d.account, a.currency, p_for_day)) AS p(price)
+  CROSS JOIN LATERAL (SELECT classbill_internal.price_on('export', d.account, a.currency, p_for_day)) AS p(price)
   WHERE d.delta <> 0
   ORDER BY d.account;
   GET DIAGNOSTICS k = ROW_COUNT;
@@ -1351,7 +1351,7 @@ BEGIN
          a.currency
   FROM classbill_internal.work_bases AS b
   JOIN classbill.accounts AS a ON a.account = b.account
-  CROSS JOIN LATERAL (SELECT classbill.price_on('storage', b.account, a.currency, p_day)) AS p(price)
+  CROSS JOIN LATERAL (SELECT classbill_internal.price_on('storage', b.account, a.currency, p_day)) AS p(price)
   WHERE b.close_id = p_close AND b.what = 'storage' AND b.day = p_day
     AND b.account IN (SELECT unnest(p_accounts))
   ORDER BY b.account;
@@ -1366,7 +1366,7 @@ BEGIN
          ceil(b.seconds / 60) * p.price, a.currency
   FROM classbill_internal.work_bases AS b
   JOIN classbill.accounts AS a ON a.account = b.account
-  CROSS JOIN LATERAL (SELECT classbill.price_on('export', b.account, a.currency, p_day)) AS p(price)
+  CROSS JOIN LATERAL (SELECT classbill_internal.price_on('export', b.account, a.currency, p_day)) AS p(price)
   WHERE b.close_id = p_close AND b.what = 'export' AND b.day = p_day
     AND b.account IN (SELECT unnest(p_accounts)) AND b.seconds > 0
   ORDER BY b.account;
@@ -1720,12 +1720,12 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION classbill_internal.as_writer(text, date, date) IS
   'Store the quantities of a period as classbill_writer (step store_usage_days)';
 
-CREATE PROCEDURE classbill.close_day(p_day date, p_account text DEFAULT NULL)
+CREATE PROCEDURE classbill.close_day(day date, for_account text DEFAULT NULL)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM classbill_internal.as_writer('close_day', p_day, p_account);
+  PERFORM classbill_internal.as_writer('close_day', close_day.day, close_day.for_account);
 END $$;
 COMMENT ON PROCEDURE classbill.close_day(date, text) IS
   'Close a billing day that has ended for every account (or one): bill changes to the closed days of the recheck window as adjustments, then the day''s usage, pack, storage and export lines (SPEC 7). Safe to repeat and to run twice at once; all or nothing; days left open before it close first; an account whose rows cannot be billed is held back alone and recorded in classbill.close_problems (SPEC 7.5)';

@@ -11,60 +11,60 @@ CREATE TYPE classbill.day_peak AS (day date, peak integer, at timestamptz);
 COMMENT ON TYPE classbill.day_peak IS
   'A billing day''s peak of participants present at once, and the first instant of the day it was reached';
 
-CREATE FUNCTION classbill.account_peak_trans(internal, text, text, text, timestamptz)
+CREATE FUNCTION classbill_internal.account_peak_trans(internal, text, text, text, timestamptz)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_account_peak_trans'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION classbill.account_peak_combine(internal, internal)
+CREATE FUNCTION classbill_internal.account_peak_combine(internal, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_account_peak_combine'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION classbill.account_peak_serial(internal)
+CREATE FUNCTION classbill_internal.account_peak_serial(internal)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'classbill_account_peak_serial'
 LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION classbill.account_peak_deserial(bytea, internal)
+CREATE FUNCTION classbill_internal.account_peak_deserial(bytea, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_account_peak_deserial'
 LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION classbill.account_peak_final(internal)
+CREATE FUNCTION classbill_internal.account_peak_final(internal)
 RETURNS classbill.peak_moment
 AS 'MODULE_PATHNAME', 'classbill_account_peak_final'
 LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION classbill.account_daily_peaks_final(internal)
+CREATE FUNCTION classbill_internal.account_peak_by_day_final(internal)
 RETURNS classbill.day_peak[]
 AS 'MODULE_PATHNAME', 'classbill_account_daily_peaks_final'
 LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE AGGREGATE classbill.account_peak(room text, participant text, event text, at timestamptz) (
-  SFUNC = classbill.account_peak_trans,
+  SFUNC = classbill_internal.account_peak_trans,
   STYPE = internal,
   SSPACE = 4096,
-  FINALFUNC = classbill.account_peak_final,
-  COMBINEFUNC = classbill.account_peak_combine,
-  SERIALFUNC = classbill.account_peak_serial,
-  DESERIALFUNC = classbill.account_peak_deserial,
+  FINALFUNC = classbill_internal.account_peak_final,
+  COMBINEFUNC = classbill_internal.account_peak_combine,
+  SERIALFUNC = classbill_internal.account_peak_serial,
+  DESERIALFUNC = classbill_internal.account_peak_deserial,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE classbill.account_peak(text, text, text, timestamptz) IS
   'Most participants present at once across all rooms of the group (an account), each room''s sessions built as in SPEC 1, and the first instant it happened (SPEC 3.6)';
 
-CREATE AGGREGATE classbill.account_daily_peaks(room text, participant text, event text, at timestamptz) (
-  SFUNC = classbill.account_peak_trans,
+CREATE AGGREGATE classbill.account_peak_by_day(room text, participant text, event text, at timestamptz) (
+  SFUNC = classbill_internal.account_peak_trans,
   STYPE = internal,
   SSPACE = 4096,
-  FINALFUNC = classbill.account_daily_peaks_final,
-  COMBINEFUNC = classbill.account_peak_combine,
-  SERIALFUNC = classbill.account_peak_serial,
-  DESERIALFUNC = classbill.account_peak_deserial,
+  FINALFUNC = classbill_internal.account_peak_by_day_final,
+  COMBINEFUNC = classbill_internal.account_peak_combine,
+  SERIALFUNC = classbill_internal.account_peak_serial,
+  DESERIALFUNC = classbill_internal.account_peak_deserial,
   PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE classbill.account_daily_peaks(text, text, text, timestamptz) IS
+COMMENT ON AGGREGATE classbill.account_peak_by_day(text, text, text, timestamptz) IS
   'Per billing day, the most participants present at once across all rooms of the group and the first instant of the day it happened (SPEC 3.6)';
 
 CREATE FUNCTION classbill.plan_limits(plan classbill.plan,

@@ -49,7 +49,7 @@ REVOKE EXECUTE ON ROUTINE
   classbill.store_usage_days(date, date),
   classbill.close_day(date, text),
   classbill.close_yesterday(),
-  classbill.ledger_is_append_only(),
+  classbill_internal.ledger_is_append_only(),
   classbill_internal.as_writer(text, date, text),
   classbill_internal.as_writer(text, date, date),
   classbill_internal.close_day(date, text),

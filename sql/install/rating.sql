@@ -178,7 +178,7 @@ FROM classbill.rates AS r;
 COMMENT ON VIEW classbill.rate_periods IS
   'The rate card as periods: each row is in effect on the days [valid_from, valid_to) (SPEC 3.3)';
 
-CREATE FUNCTION classbill.missing_rate(account text, product classbill.product,
+CREATE FUNCTION classbill_internal.missing_rate(account text, product classbill.product,
                                        mode classbill.mode, tier classbill.tier,
                                        currency text, day date)
 RETURNS numeric
@@ -196,7 +196,7 @@ BEGIN
                           currency, day),
           HINT = 'Add the rate to classbill.rates, valid from that day or earlier.';
 END $$;
-COMMENT ON FUNCTION classbill.missing_rate(text, classbill.product, classbill.mode, classbill.tier, text, date) IS
+COMMENT ON FUNCTION classbill_internal.missing_rate(text, classbill.product, classbill.mode, classbill.tier, text, date) IS
   'Raises the error for a day with no rate in effect (SPEC 3.2: never a silent zero); used by the rating functions';
 
 -- Packs (SPEC 3.4) -------------------------------------------------------
@@ -313,7 +313,7 @@ COMMENT ON TYPE classbill.line IS
 
 -- The usage lines of [p_from, p_to): quantities of all days before p_to
 -- are drawn down, so packs carry their balances from the first day.
-CREATE FUNCTION classbill.usage_lines(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.usage_lines(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS SETOF classbill.line
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -323,7 +323,7 @@ AS $$
            array_agg(ROW(u.day, u.mode, u.minutes,
                          -- SPEC 3.2: a day without a rate is an error, never a zero
                          CASE WHEN r.price IS NOT NULL THEN r.price
-                              ELSE classbill.missing_rate(u.account, 'usage', u.mode, u.tier,
+                              ELSE classbill_internal.missing_rate(u.account, 'usage', u.mode, u.tier,
                                                           a.currency, u.day) END
                         )::classbill.drawdown_use) AS uses
     FROM classbill.usage_days AS u
@@ -331,7 +331,7 @@ AS $$
     LEFT JOIN classbill.rate_periods AS r
       ON r.product = 'usage' AND r.mode = u.mode AND r.tier = u.tier
      AND r.currency = a.currency AND u.day >= r.valid_from AND u.day < r.valid_to
-    WHERE u.day < p_to AND (p_account IS NULL OR u.account = p_account) AND u.minutes > 0
+    WHERE u.day < to_day AND (for_account IS NULL OR u.account = for_account) AND u.minutes > 0
     GROUP BY u.account, u.tier, a.currency
   )
   SELECT q.account, d.day, 'usage'::text, q.tier, d.mode, d.pack_id, p.item,
@@ -344,12 +344,12 @@ AS $$
     WHERE k.account = q.account AND k.tier = q.tier) AS pk
   CROSS JOIN LATERAL classbill.drawdown(q.uses, pk.packs) AS d
   LEFT JOIN classbill.packs AS p ON p.pack_id = d.pack_id
-  WHERE d.day >= p_from
+  WHERE d.day >= from_day
 $$;
 COMMENT ON FUNCTION classbill.usage_lines(date, date, text) IS
   'Usage lines of the billing days [from, to): each day''s minutes drawn from packs (SPEC 3.5), the rest rated postpaid at the rate in effect that day (SPEC 3.2); a day with no rate is an error naming account, mode, tier and day';
 
-CREATE FUNCTION classbill.pack_lines(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.pack_lines(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS SETOF classbill.line
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -360,8 +360,8 @@ DECLARE
 BEGIN
   SELECT k.pack_id, k.item, a.currency, (k.purchased_at AT TIME ZONE tz)::date AS day INTO missing
   FROM classbill.packs AS k JOIN classbill.accounts AS a USING (account)
-  WHERE (k.purchased_at AT TIME ZONE tz)::date >= p_from AND (k.purchased_at AT TIME ZONE tz)::date < p_to
-    AND (p_account IS NULL OR k.account = p_account)
+  WHERE (k.purchased_at AT TIME ZONE tz)::date >= from_day AND (k.purchased_at AT TIME ZONE tz)::date < to_day
+    AND (for_account IS NULL OR k.account = for_account)
     AND NOT EXISTS (SELECT FROM classbill.pack_prices AS pp
                     WHERE pp.item = k.item AND pp.currency = a.currency
                       AND pp.valid_from <= (k.purchased_at AT TIME ZONE tz)::date)
@@ -384,15 +384,15 @@ BEGIN
     WHERE pp.item = k.item AND pp.currency = a.currency
       AND pp.valid_from <= (k.purchased_at AT TIME ZONE tz)::date
     ORDER BY pp.valid_from DESC LIMIT 1) AS pr
-  WHERE (k.purchased_at AT TIME ZONE tz)::date >= p_from AND (k.purchased_at AT TIME ZONE tz)::date < p_to
-    AND (p_account IS NULL OR k.account = p_account);
+  WHERE (k.purchased_at AT TIME ZONE tz)::date >= from_day AND (k.purchased_at AT TIME ZONE tz)::date < to_day
+    AND (for_account IS NULL OR k.account = for_account);
 END $$;
 COMMENT ON FUNCTION classbill.pack_lines(date, date, text) IS
   'One line per pack bought in the billing days [from, to), at the catalog price in effect on its purchase day';
 
 -- Pack balances, drawdown by day, forecast -----------------------------
 
-CREATE FUNCTION classbill.pack_drawdown(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.pack_drawdown(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, tier classbill.tier, pack_id bigint, day date, minutes bigint,
                balance bigint)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -402,17 +402,17 @@ AS $$
   FROM (
     SELECT l.account, l.tier, l.pack_id, l.day, sum(l.quantity)::bigint AS minutes,
            (i.minutes - sum(sum(l.quantity)) OVER (PARTITION BY l.pack_id ORDER BY l.day))::bigint AS balance
-    FROM classbill.usage_lines('-infinity', p_to, p_account) AS l
+    FROM classbill.usage_lines('-infinity', to_day, for_account) AS l
     JOIN classbill.packs AS k ON k.pack_id = l.pack_id
     JOIN classbill.pack_items AS i ON i.item = k.item
     GROUP BY l.account, l.tier, l.pack_id, l.day, i.minutes) AS x
-  WHERE x.day >= p_from
+  WHERE x.day >= from_day
   ORDER BY x.account, x.tier, x.day, x.pack_id
 $$;
 COMMENT ON FUNCTION classbill.pack_drawdown(date, date, text) IS
   'Minutes each pack gave on each billing day of [from, to), and what it had left after the day';
 
-CREATE FUNCTION classbill.pack_balances(p_as_of date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.pack_balances(as_of date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, tier classbill.tier, pack_id bigint, item text,
                purchased_at timestamptz, minutes bigint, used bigint, balance bigint)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -423,34 +423,34 @@ AS $$
   FROM classbill.packs AS k
   JOIN classbill.pack_items AS i ON i.item = k.item
   LEFT JOIN (SELECT l.pack_id, sum(l.quantity)::bigint AS used
-             FROM classbill.usage_lines('-infinity', p_as_of + 1, p_account) AS l
+             FROM classbill.usage_lines('-infinity', as_of + 1, for_account) AS l
              WHERE l.pack_id IS NOT NULL GROUP BY l.pack_id) AS u ON u.pack_id = k.pack_id
-  WHERE (p_account IS NULL OR k.account = p_account)
-    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date <= p_as_of
+  WHERE (for_account IS NULL OR k.account = for_account)
+    AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date <= as_of
   ORDER BY k.account, k.tier, k.purchased_at, k.pack_id
 $$;
 COMMENT ON FUNCTION classbill.pack_balances(date, text) IS
   'Every pack bought by the end of a billing day, with the minutes it had given and had left after that day';
 
-CREATE FUNCTION classbill.pack_forecast(p_as_of date, p_window integer DEFAULT 30,
-                                        p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.pack_forecast(as_of date, window_days integer DEFAULT 30,
+                                        for_account text DEFAULT NULL)
 RETURNS TABLE (account text, tier classbill.tier, balance bigint, daily_burn numeric,
                days_left numeric, runs_out date)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT b.account, b.tier, b.balance,
-         round(coalesce(burn.minutes, 0) / p_window::numeric, 2),
+         round(coalesce(burn.minutes, 0) / window_days::numeric, 2),
          CASE WHEN coalesce(burn.minutes, 0) > 0
-              THEN round(b.balance / (burn.minutes / p_window::numeric), 1) END,
+              THEN round(b.balance / (burn.minutes / window_days::numeric), 1) END,
          CASE WHEN coalesce(burn.minutes, 0) > 0
-              THEN p_as_of + ceil(b.balance / (burn.minutes / p_window::numeric))::integer END
+              THEN as_of + ceil(b.balance / (burn.minutes / window_days::numeric))::integer END
   FROM (SELECT pb.account, pb.tier, sum(pb.balance)::bigint AS balance
-        FROM classbill.pack_balances(p_as_of, p_account) AS pb
+        FROM classbill.pack_balances(as_of, for_account) AS pb
         GROUP BY pb.account, pb.tier) AS b
   LEFT JOIN (SELECT u.account, u.tier, sum(u.minutes) AS minutes
              FROM classbill.usage_days AS u
-             WHERE u.day > p_as_of - p_window AND u.day <= p_as_of
+             WHERE u.day > as_of - window_days AND u.day <= as_of
              GROUP BY u.account, u.tier) AS burn USING (account, tier)
   ORDER BY b.account, b.tier
 $$;

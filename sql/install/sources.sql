@@ -15,7 +15,7 @@ SELECT pg_catalog.pg_extension_config_dump('classbill.sources', '');
 
 -- The columns each kind must supply, and the types they may have.
 CREATE FUNCTION classbill.source_columns(kind text,
-  OUT "column" text, OUT types regtype[], OUT nullable boolean)
+  OUT column_name text, OUT types regtype[], OUT nullable boolean)
 RETURNS SETOF record
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -152,7 +152,7 @@ BEGIN
     WITH RECURSIVE base(attname, gen, typ, oid, owner, basetype) AS (
       SELECT a.attname, a.attgenerated::text, a.atttypid::regtype, t.oid, t.typowner, t.typbasetype
       FROM classbill.source_columns(p_kind) AS need
-      JOIN pg_attribute AS a ON a.attrelid = p_relation AND a.attname = need."column"
+      JOIN pg_attribute AS a ON a.attrelid = p_relation AND a.attname = need.column_name
                             AND a.attnum > 0 AND NOT a.attisdropped
       JOIN pg_type AS t ON t.oid = a.atttypid
       UNION ALL
@@ -191,11 +191,11 @@ BEGIN
   FOR need IN SELECT * FROM classbill.source_columns(p_kind) LOOP
     SELECT a.atttypid::regtype INTO have
     FROM pg_attribute AS a
-    WHERE a.attrelid = p_relation AND a.attname = need."column" AND a.attnum > 0 AND NOT a.attisdropped;
+    WHERE a.attrelid = p_relation AND a.attname = need.column_name AND a.attnum > 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
-      problems := problems || format('column "%s" is missing', need."column");
+      problems := problems || format('column "%s" is missing', need.column_name);
     ELSIF need.types IS NOT NULL AND NOT have = ANY (need.types) THEN
-      problems := problems || format('column "%s" is %s, not one of %s', need."column", have,
+      problems := problems || format('column "%s" is %s, not one of %s', need.column_name, have,
                                      array_to_string(need.types, ', '));
     END IF;
   END LOOP;
@@ -261,7 +261,7 @@ BEGIN
             HINT = CASE WHEN unsafe
                         THEN 'A close reads the sources as classbill_writer: register a table without row-level security, or a view a superuser owns, whose columns have types a superuser owns (SPEC 10.1; see the README''s security section).'
                         ELSE format('The %s source needs the columns %s.', register_source.kind,
-                                    (SELECT string_agg(c."column", ', ')
+                                    (SELECT string_agg(c.column_name, ', ')
                                      FROM classbill.source_columns(register_source.kind) AS c)) END;
   END IF;
 
@@ -324,14 +324,14 @@ COMMENT ON FUNCTION classbill.source(text) IS
   'The relation registered for a kind of source rows; an error telling what to run if there is none';
 
 -- The first instant of billing day d, in the billing time zone.
-CREATE FUNCTION classbill.day_start(d date) RETURNS timestamptz
+CREATE FUNCTION classbill.day_start(day date) RETURNS timestamptz
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT d::timestamp AT TIME ZONE classbill.billing_timezone() $$;
+AS $$ SELECT day_start.day::timestamp AT TIME ZONE classbill.billing_timezone() $$;
 COMMENT ON FUNCTION classbill.day_start(date) IS
   'Local midnight starting a billing day in classbill.billing_timezone (SPEC 0)';
 
-CREATE FUNCTION classbill.missing_room(room text) RETURNS text
+CREATE FUNCTION classbill_internal.missing_room(room text) RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -340,7 +340,7 @@ BEGIN
     USING ERRCODE = '23503',
           HINT = 'Every room with events needs its account, mode and resolution; nothing is billed to no one.';
 END $$;
-COMMENT ON FUNCTION classbill.missing_room(text) IS
+COMMENT ON FUNCTION classbill_internal.missing_room(text) IS
   'Raises the error for events of a room the rooms source does not know (kept for 1.1 callers)';
 
 -- Arguments -------------------------------------------------------------------
@@ -547,7 +547,7 @@ COMMENT ON FUNCTION classbill_internal.room_error(text, text[], text, text, text
 -- Every room with an event in the billing days [p_from, p_to), with its
 -- usage from all its events (a room's sessions may start earlier or end
 -- later than the period).
-CREATE FUNCTION classbill.room_values(p_from date, p_to date)
+CREATE FUNCTION classbill.room_values(from_day date, to_day date)
 RETURNS TABLE (room text, account text, tier classbill.tier, declared_mode classbill.mode,
                mode classbill.mode, usage classbill.usage)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -557,9 +557,9 @@ DECLARE
   t1 timestamptz;
   t2 timestamptz;
 BEGIN
-  PERFORM classbill_internal.check_period(p_from, p_to);
-  t1 := classbill.day_start(p_from);
-  t2 := classbill.day_start(p_to);
+  PERFORM classbill_internal.check_period(from_day, to_day);
+  t1 := classbill.day_start(from_day);
+  t2 := classbill.day_start(to_day);
   RETURN QUERY EXECUTE format($q$
     SELECT r.room,
            CASE WHEN r.problem IS NULL THEN r.account
@@ -571,7 +571,7 @@ END $$;
 COMMENT ON FUNCTION classbill.room_values(date, date) IS
   'Usage of every room with an event in the billing days [from, to), from all of its events, with its account, tier, declared mode and the mode of the whole value; a room whose rows have a problem is an error naming it (SPEC 8.1, 8.2). Billing infers modes per day: classbill.room_days';
 
-CREATE FUNCTION classbill.room_days(p_from date, p_to date)
+CREATE FUNCTION classbill.room_days(from_day date, to_day date)
 RETURNS TABLE (room text, account text, tier classbill.tier, declared_mode classbill.mode,
                mode classbill.mode, day date, seconds numeric, minutes bigint, participants integer)
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -579,21 +579,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT v.room, v.account, v.tier, v.declared_mode,
          classbill.day_mode(v.declared_mode, d.participants), d.day, d.seconds, d.minutes, d.participants
-  FROM classbill.room_values(p_from, p_to) AS v,
+  FROM classbill.room_values(from_day, to_day) AS v,
        classbill.daily_detail(v.usage) AS d
-  WHERE d.day >= p_from AND d.day < p_to
+  WHERE d.day >= from_day AND d.day < to_day
 $$;
 COMMENT ON FUNCTION classbill.room_days(date, date) IS
   'Per room with events in the billing days [from, to) and per day of the period with presence: its seconds, minutes, participants present and the mode it bills under that day (declared, or inferred from that day alone, SPEC 3.1)';
 
-CREATE FUNCTION classbill.billable_days(p_from date, p_to date)
+CREATE FUNCTION classbill.billable_days(from_day date, to_day date)
 RETURNS TABLE (account text, tier classbill.tier, mode classbill.mode, day date,
                seconds numeric, minutes bigint)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT r.account, r.tier, r.mode, r.day, sum(r.seconds), ceil(sum(r.seconds) / 60)::bigint
-  FROM classbill.room_days(p_from, p_to) AS r
+  FROM classbill.room_days(from_day, to_day) AS r
   GROUP BY r.account, r.tier, r.mode, r.day
   ORDER BY 1, 2, 3, 4
 $$;
@@ -637,17 +637,17 @@ END $$;
 COMMENT ON FUNCTION classbill_internal.store_usage_days(date, date) IS
   'store_usage_days as classbill_writer runs it';
 
-CREATE FUNCTION classbill.store_usage_days(p_from date, p_to date)
+CREATE FUNCTION classbill.store_usage_days(from_day date, to_day date)
 RETURNS bigint
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT classbill_internal.as_writer('store_usage_days', p_from, p_to) $$;
+AS $$ SELECT classbill_internal.as_writer('store_usage_days', from_day, to_day) $$;
 COMMENT ON FUNCTION classbill.store_usage_days(date, date) IS
   'Replace the stored quantities of the billing days [from, to) with those computed from the sources; refuses days stored under another billing time zone (SPEC 8.3); returns the rows stored';
 
-CREATE FUNCTION classbill.breaches(p_from date, p_to date)
+CREATE FUNCTION classbill.breaches(from_day date, to_day date)
 RETURNS TABLE (kind text, account text, plan classbill.plan, room text, day date,
-               at timestamptz, "limit" integer, peak integer, over integer)
+               at timestamptz, allowed integer, peak integer, over integer)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -660,18 +660,18 @@ BEGIN
          (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date,
          classbill.stage_peak_at(v.usage), l.max_on_stage,
          classbill.stage_peak(v.usage), classbill.stage_peak(v.usage) - l.max_on_stage
-  FROM classbill.room_values(p_from, p_to) AS v
+  FROM classbill.room_values(from_day, to_day) AS v
   JOIN classbill.accounts AS a ON a.account = v.account
   CROSS JOIN LATERAL classbill.plan_limits(a.plan) AS l
   WHERE classbill.stage_peak(v.usage) > l.max_on_stage
-    AND (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date >= p_from
-    AND (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date < p_to;
+    AND (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date >= from_day
+    AND (classbill.stage_peak_at(v.usage) AT TIME ZONE tz)::date < to_day;
 
   -- accounts over their plan's cap on participants present at once
   RETURN QUERY
   SELECT 'present'::text, pp.account, a.plan, NULL::text, pp.day, pp.at,
          l.max_present, pp.peak, pp.peak - l.max_present
-  FROM classbill.present_peaks(p_from, p_to) AS pp
+  FROM classbill.present_peak_by_day(from_day, to_day) AS pp
   JOIN classbill.accounts AS a ON a.account = pp.account
   CROSS JOIN LATERAL classbill.plan_limits(a.plan) AS l
   WHERE l.max_present IS NOT NULL AND pp.peak > l.max_present;

@@ -5,20 +5,20 @@
 
 -- Storage and export lines come with their sources: an account that has
 -- neither registered is billed for usage and packs alone.
-CREATE FUNCTION classbill.rated_lines(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.rated_lines(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS SETOF classbill.line
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM classbill_internal.check_period(p_from, p_to);
-  RETURN QUERY SELECT * FROM classbill.usage_lines(p_from, p_to, p_account);
-  RETURN QUERY SELECT * FROM classbill.pack_lines(p_from, p_to, p_account);
+  PERFORM classbill_internal.check_period(from_day, to_day);
+  RETURN QUERY SELECT * FROM classbill.usage_lines(from_day, to_day, for_account);
+  RETURN QUERY SELECT * FROM classbill.pack_lines(from_day, to_day, for_account);
   IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'recordings') THEN
-    RETURN QUERY SELECT * FROM classbill.storage_lines(p_from, p_to, p_account);
+    RETURN QUERY SELECT * FROM classbill.storage_lines(from_day, to_day, for_account);
   END IF;
   IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'exports') THEN
-    RETURN QUERY SELECT * FROM classbill.export_lines(p_from, p_to, p_account);
+    RETURN QUERY SELECT * FROM classbill.export_lines(from_day, to_day, for_account);
   END IF;
 END $$;
 COMMENT ON FUNCTION classbill.rated_lines(date, date, text) IS
@@ -50,7 +50,7 @@ AS $$ SELECT CASE WHEN p_unit = 'GB-month' THEN round(p_quantity, 6) ELSE round(
 COMMENT ON FUNCTION classbill_internal.shown_quantity(numeric, text) IS
   'A quantity as people read it: GB-months to six decimal places, minutes and packs as whole numbers';
 
-CREATE FUNCTION classbill.statement_lines(p_month date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.live_statement(in_month date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, month date, product text, tier classbill.tier,
                mode classbill.mode, quantity numeric, unit text, covered numeric,
                exact_amount numeric, amount numeric, currency text, rounded_quantity numeric)
@@ -62,18 +62,18 @@ AS $$
          sum(l.quantity) FILTER (WHERE l.pack_id IS NOT NULL AND l.product = 'usage'),
          sum(l.amount), classbill.round_money(sum(l.amount), l.currency), l.currency,
          classbill_internal.shown_quantity(sum(l.quantity), min(l.unit))
-  FROM classbill_internal.month_of(p_month) AS m,
-       LATERAL classbill.rated_lines(m.first, m.next, p_account) AS l
+  FROM classbill_internal.month_of(in_month) AS m,
+       LATERAL classbill.rated_lines(m.first, m.next, for_account) AS l
   GROUP BY l.account, l.currency, l.product, l.tier, l.mode, m.first
   ORDER BY l.account, l.product, l.tier, l.mode
 $$;
-COMMENT ON FUNCTION classbill.statement_lines(date, text) IS
+COMMENT ON FUNCTION classbill.live_statement(date, text) IS
   'A month''s statement lines computed now from the sources, per account, product, tier and mode: the exact sum of its days, rounded once to the currency''s minor unit, half away from zero (SPEC 6.1); a statement''s total is the sum of its rounded lines';
 
 
 -- Statements of closed days (SPEC 7.1, 7.3) ----------------------------------
 
-CREATE FUNCTION classbill.statement(p_month date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.statement(in_month date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, month date, product text, tier classbill.tier, mode classbill.mode,
                quantity numeric, unit text, covered numeric, adjusted numeric,
                exact_amount numeric, amount numeric, currency text,
@@ -88,16 +88,16 @@ AS $$
          sum(l.amount), classbill.round_money(sum(l.amount), l.currency), l.currency,
          classbill_internal.shown_quantity(sum(l.quantity), min(l.unit)),
          classbill.round_money(sum(l.amount) FILTER (WHERE l.corrects IS NOT NULL), l.currency)
-  FROM classbill_internal.month_of(p_month) AS m
+  FROM classbill_internal.month_of(in_month) AS m
   JOIN classbill.ledger AS l ON l.day >= m.first AND l.day < m.next
-  WHERE p_account IS NULL OR l.account = p_account
+  WHERE for_account IS NULL OR l.account = for_account
   GROUP BY l.account, l.currency, l.product, l.tier, l.mode, m.first
   ORDER BY l.account, l.product, l.tier, l.mode
 $$;
 COMMENT ON FUNCTION classbill.statement(date, text) IS
   'A month''s statement from its closed days: per account, product, tier and mode, the exact sum of the ledger lines dated in the month (adjustments included; adjusted: their share), rounded once to the currency''s minor unit (amount, rounded_adjusted; SPEC 6.1, 7.1), quantities exact and as read (rounded_quantity); the total is the sum of the rounded lines';
 
-CREATE FUNCTION classbill.statement_text(p_month date, p_account text)
+CREATE FUNCTION classbill.statement_text(in_month date, for_account text)
 RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -112,23 +112,23 @@ DECLARE
   days integer;
   currencies text[];
 BEGIN
-  SELECT * INTO m FROM classbill_internal.month_of(p_month);
+  SELECT * INTO m FROM classbill_internal.month_of(in_month);
   days := m.next - m.first;
-  SELECT * INTO acct FROM classbill.accounts AS a WHERE a.account = p_account;
+  SELECT * INTO acct FROM classbill.accounts AS a WHERE a.account = for_account;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account
+    RAISE EXCEPTION 'account "%" is not in classbill.accounts', for_account
       USING ERRCODE = '22023', HINT = 'Name an account of classbill.accounts.';
   END IF;
   -- SPEC 6.1: one account, one currency; a total of two is no total
   SELECT array_agg(DISTINCT l.currency) INTO currencies FROM classbill.ledger AS l
-  WHERE l.account = p_account AND l.day >= m.first AND l.day < m.next;
+  WHERE l.account = for_account AND l.day >= m.first AND l.day < m.next;
   IF cardinality(currencies) > 1 THEN
-    RAISE EXCEPTION 'account "%" has lines in % currencies in %: %', p_account, cardinality(currencies),
+    RAISE EXCEPTION 'account "%" has lines in % currencies in %: %', for_account, cardinality(currencies),
                     to_char(m.first, 'FMMonth YYYY'), array_to_string(currencies, ', ')
       USING ERRCODE = '22023', DETAIL = 'One account bills in one currency (SPEC 6.1).';
   END IF;
   SELECT count(*) INTO closed FROM classbill.closed_days AS cd
-  WHERE cd.account = p_account AND cd.day >= m.first AND cd.day < m.next;
+  WHERE cd.account = for_account AND cd.day >= m.first AND cd.day < m.next;
 
   out := format(E'Statement  %s (%s)\n', coalesce(acct.name, acct.account), acct.account)
       || format(E'Month      %s, %s plan, %s\n', to_char(m.first, 'FMMonth YYYY'), acct.plan, acct.currency)
@@ -137,7 +137,7 @@ BEGIN
       || format(E'%-8s %-5s %-4s %18s %-9s %16s %12s\n', 'product', 'tier', 'mode', 'quantity', 'unit',
                 'of which packs', 'amount')
       || repeat('-', 78) || E'\n';
-  FOR r IN SELECT * FROM classbill.statement(m.first, p_account) LOOP
+  FOR r IN SELECT * FROM classbill.statement(m.first, for_account) LOOP
     out := out || format(E'%-8s %-5s %-4s %18s %-9s %16s %12s\n',
                          r.product, coalesce(r.tier::text, ''), coalesce(r.mode::text, ''),
                          CASE WHEN r.unit = 'GB-month' THEN to_char(r.rounded_quantity, 'FM999G999G990D000000')
@@ -149,7 +149,7 @@ BEGIN
   END LOOP;
   out := out || repeat('-', 78) || E'\n'
       || format(E'%-65s %12s\n', 'total ' || acct.currency, classbill_internal.money_text(total, acct.currency));
-  IF EXISTS (SELECT FROM classbill.ledger AS l WHERE l.account = p_account AND l.corrects IS NOT NULL
+  IF EXISTS (SELECT FROM classbill.ledger AS l WHERE l.account = for_account AND l.corrects IS NOT NULL
              AND l.day >= m.first AND l.day < m.next) THEN
     out := out || E'\nIncludes adjustments for rows that arrived after their day was closed (SPEC 7.2).\n';
   END IF;
@@ -174,7 +174,7 @@ COMMENT ON FUNCTION classbill_internal.money_text(numeric, text) IS
 
 -- Explaining a line (SPEC 7.3) ------------------------------------------------
 
-CREATE FUNCTION classbill.explain(p_line_id bigint)
+CREATE FUNCTION classbill.explain(line_id bigint)
 RETURNS TABLE (what text, detail text, quantity numeric, amount numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -186,9 +186,9 @@ DECLARE
   was numeric;
   now numeric;
 BEGIN
-  SELECT * INTO l FROM classbill.ledger AS x WHERE x.line_id = p_line_id;
+  SELECT * INTO l FROM classbill.ledger AS x WHERE x.line_id = explain.line_id;
   IF NOT FOUND THEN
-    RAISE EXCEPTION 'no ledger line %', coalesce(p_line_id::text, 'NULL')
+    RAISE EXCEPTION 'no ledger line %', coalesce(explain.line_id::text, 'NULL')
       USING ERRCODE = '22023', HINT = 'Line ids are classbill.ledger.line_id.';
   END IF;
   for_day := coalesce(l.corrects, l.day);

@@ -7,27 +7,27 @@ CREATE TYPE classbill.storage_day AS (day date, marks integer, byte_marks numeri
 COMMENT ON TYPE classbill.storage_day IS
   'A billing day''s storage: its 5-minute marks (288, or 276 or 300 on DST days) and the bytes stored at them, summed (SPEC 4.2)';
 
-CREATE FUNCTION classbill.storage_trans(internal, date, date, bigint, timestamptz, interval, timestamptz)
+CREATE FUNCTION classbill_internal.storage_trans(internal, date, date, bigint, timestamptz, interval, timestamptz)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_storage_trans'
 LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION classbill.storage_combine(internal, internal)
+CREATE FUNCTION classbill_internal.storage_combine(internal, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_storage_combine'
 LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION classbill.storage_serial(internal)
+CREATE FUNCTION classbill_internal.storage_serial(internal)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'classbill_storage_serial'
 LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION classbill.storage_deserial(bytea, internal)
+CREATE FUNCTION classbill_internal.storage_deserial(bytea, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_storage_deserial'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION classbill.storage_final(internal)
+CREATE FUNCTION classbill_internal.storage_final(internal)
 RETURNS classbill.storage_day[]
 AS 'MODULE_PATHNAME', 'classbill_storage_final'
 LANGUAGE C STABLE PARALLEL SAFE;
@@ -35,22 +35,22 @@ LANGUAGE C STABLE PARALLEL SAFE;
 CREATE AGGREGATE classbill.storage_days(from_day date, to_day date, bytes bigint,
                                         ready_at timestamptz, retention interval,
                                         deleted_at timestamptz) (
-  SFUNC = classbill.storage_trans,
+  SFUNC = classbill_internal.storage_trans,
   STYPE = internal,
   SSPACE = 2048,
-  FINALFUNC = classbill.storage_final,
-  COMBINEFUNC = classbill.storage_combine,
-  SERIALFUNC = classbill.storage_serial,
-  DESERIALFUNC = classbill.storage_deserial,
+  FINALFUNC = classbill_internal.storage_final,
+  COMBINEFUNC = classbill_internal.storage_combine,
+  SERIALFUNC = classbill_internal.storage_serial,
+  DESERIALFUNC = classbill_internal.storage_deserial,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE classbill.storage_days(date, date, bigint, timestamptz, interval, timestamptz) IS
   'Byte-marks per billing day of [from, to) of a group of recordings, each stored over [ready_at, min(ready_at + retention, deleted_at)), sampled every 5 minutes as the object store does (SPEC 4.2); retention is elapsed time (a month = 30 days)';
 
-CREATE FUNCTION classbill.storage_gb(s classbill.storage_day) RETURNS numeric
+CREATE FUNCTION classbill.storage_gb(day classbill.storage_day) RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT round(s.byte_marks::numeric(1000, 40) / (s.marks * 1073741824::numeric), 30) $$;
+AS $$ SELECT round((storage_gb.day).byte_marks::numeric(1000, 40) / ((storage_gb.day).marks * 1073741824::numeric), 30) $$;
 COMMENT ON FUNCTION classbill.storage_gb(classbill.storage_day) IS
   'A day''s GB: the mean of its samples over 2^30 bytes (SPEC 4.2), to 30 decimal places';
 
@@ -229,27 +229,27 @@ END $$;
 COMMENT ON FUNCTION classbill_internal.basis_error(text, classbill_internal.basis_row) IS
   'Raises the error for a recording or export row that cannot be billed, naming the room, the account, the problem and the row';
 
-CREATE FUNCTION classbill.storage_basis(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.storage_basis(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, day date, marks integer, byte_marks numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT b.account, b.day, b.marks,
          CASE WHEN b.what = 'problem' THEN classbill_internal.basis_error('recordings', b) ELSE b.byte_marks END
-  FROM classbill_internal.storage_results(p_from, p_to, p_account) AS b
+  FROM classbill_internal.storage_results(from_day, to_day, for_account) AS b
   ORDER BY b.what = 'storage'
 $$;
 COMMENT ON FUNCTION classbill.storage_basis(date, date, text) IS
   'Storage per account and billing day of [from, to) from the recordings source: the day''s marks and byte-marks (SPEC 4.2); a recording that cannot be billed is an error naming it (SPEC 8.2)';
 
-CREATE FUNCTION classbill.export_basis(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.export_basis(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, day date, seconds numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT b.account, b.day,
          CASE WHEN b.what = 'problem' THEN classbill_internal.basis_error('exports', b) ELSE b.seconds END
-  FROM classbill_internal.export_results(p_from, p_to, p_account) AS b
+  FROM classbill_internal.export_results(from_day, to_day, for_account) AS b
   ORDER BY b.what = 'export'
 $$;
 COMMENT ON FUNCTION classbill.export_basis(date, date, text) IS
@@ -277,7 +277,7 @@ COMMENT ON FUNCTION classbill_internal.storage_amount(numeric, integer, numeric)
 
 -- The price in effect on a day for a rate card key without mode and
 -- tier, or the error naming account, product and day (SPEC 3.2).
-CREATE FUNCTION classbill.price_on(p_product classbill.product, p_account text,
+CREATE FUNCTION classbill_internal.price_on(p_product classbill.product, p_account text,
                                    p_currency text, p_day date)
 RETURNS numeric
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -287,12 +287,12 @@ AS $$
     (SELECT rp.price FROM classbill.rate_periods AS rp
      WHERE rp.product = p_product AND rp.mode IS NULL AND rp.currency = p_currency
        AND p_day >= rp.valid_from AND p_day < rp.valid_to),
-    classbill.missing_rate(p_account, p_product, NULL, NULL, p_currency, p_day))
+    classbill_internal.missing_rate(p_account, p_product, NULL, NULL, p_currency, p_day))
 $$;
-COMMENT ON FUNCTION classbill.price_on(classbill.product, text, text, date) IS
+COMMENT ON FUNCTION classbill_internal.price_on(classbill.product, text, text, date) IS
   'The storage or export price in effect on a day in a currency; a missing one is an error naming account, product and day';
 
-CREATE FUNCTION classbill.storage_lines(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.storage_lines(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS SETOF classbill.line
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -300,14 +300,14 @@ AS $$
   SELECT b.account, b.day, 'storage', NULL::classbill.tier, NULL::classbill.mode, NULL::bigint,
          NULL::text, classbill.gb_months(b.byte_marks, b.marks), 'GB-month', p.price,
          classbill_internal.storage_amount(b.byte_marks, b.marks, p.price), a.currency
-  FROM classbill.storage_basis(p_from, p_to, p_account) AS b
+  FROM classbill.storage_basis(from_day, to_day, for_account) AS b
   JOIN classbill.accounts AS a ON a.account = b.account
-  CROSS JOIN LATERAL (SELECT classbill.price_on('storage', b.account, a.currency, b.day)) AS p(price)
+  CROSS JOIN LATERAL (SELECT classbill_internal.price_on('storage', b.account, a.currency, b.day)) AS p(price)
 $$;
 COMMENT ON FUNCTION classbill.storage_lines(date, date, text) IS
   'One storage line per account and billing day of [from, to): the day''s GB-months (daily GB / 30) at the storage price per GB-month in effect that day (SPEC 4.2); the amount is priced from the byte-marks, exact to 30 decimal places, rounded only on statements (SPEC 6.1)';
 
-CREATE FUNCTION classbill.export_lines(p_from date, p_to date, p_account text DEFAULT NULL)
+CREATE FUNCTION classbill.export_lines(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS SETOF classbill.line
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -315,15 +315,15 @@ AS $$
   SELECT b.account, b.day, 'export', NULL::classbill.tier, NULL::classbill.mode, NULL::bigint,
          NULL::text, ceil(b.seconds / 60), 'minute', p.price, ceil(b.seconds / 60) * p.price,
          a.currency
-  FROM classbill.export_basis(p_from, p_to, p_account) AS b
+  FROM classbill.export_basis(from_day, to_day, for_account) AS b
   JOIN classbill.accounts AS a ON a.account = b.account
-  CROSS JOIN LATERAL (SELECT classbill.price_on('export', b.account, a.currency, b.day)) AS p(price)
+  CROSS JOIN LATERAL (SELECT classbill_internal.price_on('export', b.account, a.currency, b.day)) AS p(price)
   WHERE b.seconds > 0
 $$;
 COMMENT ON FUNCTION classbill.export_lines(date, date, text) IS
   'One export line per account and billing day of [from, to) on which exports finished: their processed time summed and rounded up to whole minutes, at the export rate in effect that day (SPEC 5.1)';
 
-CREATE FUNCTION classbill.late_recordings(p_from date, p_to date)
+CREATE FUNCTION classbill.late_recordings(from_day date, to_day date)
 RETURNS TABLE (room text, account text, class_end timestamptz, ready_at timestamptz,
                late_by interval)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -343,7 +343,7 @@ BEGIN
       AND f.ready_at > c.class_end + interval '24 hours'
     ORDER BY f.ready_at
     $q$, classbill.source('recordings'), classbill.source('rooms'), classbill.source('events'))
-  USING classbill.day_start(p_from), classbill.day_start(p_to);
+  USING classbill.day_start(from_day), classbill.day_start(to_day);
 END $$;
 COMMENT ON FUNCTION classbill.late_recordings(date, date) IS
   'Recordings that became ready in the billing days [from, to) more than 24 hours after their class ended (its last event): allowed, and reported (SPEC 4.1)';

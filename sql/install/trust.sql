@@ -22,9 +22,9 @@ SELECT pg_catalog.pg_extension_config_dump('classbill.audit', '');
 SELECT pg_catalog.pg_extension_config_dump('classbill.audit_audit_id_seq', '');
 
 CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON classbill.audit
-FOR EACH ROW EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH ROW EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON classbill.audit
-FOR EACH STATEMENT EXECUTE FUNCTION classbill.ledger_is_append_only();
+FOR EACH STATEMENT EXECUTE FUNCTION classbill_internal.ledger_is_append_only();
 
 CREATE FUNCTION classbill_internal.audit_row() RETURNS trigger
 AS 'MODULE_PATHNAME', 'classbill_audit_row'

@@ -35,40 +35,40 @@ COMMENT ON TYPE classbill.usage IS
 
 -- room_usage(participant, event, at)
 
-CREATE FUNCTION classbill.room_usage_trans(internal, text, text, timestamptz)
+CREATE FUNCTION classbill_internal.room_usage_trans(internal, text, text, timestamptz)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_room_usage_trans'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION classbill.room_usage_combine(internal, internal)
+CREATE FUNCTION classbill_internal.room_usage_combine(internal, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_room_usage_combine'
 LANGUAGE C PARALLEL SAFE;
 
-CREATE FUNCTION classbill.room_usage_serial(internal)
+CREATE FUNCTION classbill_internal.room_usage_serial(internal)
 RETURNS bytea
 AS 'MODULE_PATHNAME', 'classbill_room_usage_serial'
 LANGUAGE C STRICT PARALLEL SAFE;
 
-CREATE FUNCTION classbill.room_usage_deserial(bytea, internal)
+CREATE FUNCTION classbill_internal.room_usage_deserial(bytea, internal)
 RETURNS internal
 AS 'MODULE_PATHNAME', 'classbill_room_usage_deserial'
 LANGUAGE C STRICT PARALLEL SAFE;
 
 -- STABLE, not IMMUTABLE: it reads classbill.billing_timezone
-CREATE FUNCTION classbill.room_usage_final(internal)
+CREATE FUNCTION classbill_internal.room_usage_final(internal)
 RETURNS classbill.usage
 AS 'MODULE_PATHNAME', 'classbill_room_usage_final'
 LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE AGGREGATE classbill.room_usage(participant text, event text, at timestamptz) (
-  SFUNC = classbill.room_usage_trans,
+  SFUNC = classbill_internal.room_usage_trans,
   STYPE = internal,
   SSPACE = 1024,
-  FINALFUNC = classbill.room_usage_final,
-  COMBINEFUNC = classbill.room_usage_combine,
-  SERIALFUNC = classbill.room_usage_serial,
-  DESERIALFUNC = classbill.room_usage_deserial,
+  FINALFUNC = classbill_internal.room_usage_final,
+  COMBINEFUNC = classbill_internal.room_usage_combine,
+  SERIALFUNC = classbill_internal.room_usage_serial,
+  DESERIALFUNC = classbill_internal.room_usage_deserial,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE classbill.room_usage(text, text, timestamptz) IS
@@ -85,15 +85,15 @@ COMMENT ON FUNCTION classbill_internal.event_problem(text, text, timestamptz) IS
 
 -- rollup(usage)
 
-CREATE FUNCTION classbill.rollup_trans(classbill.usage, classbill.usage)
+CREATE FUNCTION classbill_internal.rollup_trans(classbill.usage, classbill.usage)
 RETURNS classbill.usage
 AS 'MODULE_PATHNAME', 'classbill_usage_rollup_trans'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE AGGREGATE classbill.rollup(classbill.usage) (
-  SFUNC = classbill.rollup_trans,
+  SFUNC = classbill_internal.rollup_trans,
   STYPE = classbill.usage,
-  COMBINEFUNC = classbill.rollup_trans,
+  COMBINEFUNC = classbill_internal.rollup_trans,
   PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE classbill.rollup(classbill.usage) IS

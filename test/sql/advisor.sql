@@ -79,7 +79,7 @@ SELECT 1, 's' || n, e, t::timestamptz
 FROM generate_series(1, 9) AS n,
      (VALUES ('join', '2026-11-05 10:00+08'), ('stage_up', '2026-11-05 10:00+08'),
              ('leave', '2026-11-05 10:30+08')) AS v(e, t);
-SELECT * FROM classbill.account_peaks('k', '2026-11-01', '2026-11-21');
+SELECT * FROM classbill.peak_summary('k', '2026-11-01', '2026-11-21');
 SELECT tier, postpaid, packs, cheapest, saving, advice
 FROM classbill.plan_advice('k', '2026-11-01', '2026-11-21');
 

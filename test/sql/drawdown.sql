@@ -74,7 +74,7 @@ SELECT pack_id, item, minutes, used, balance FROM classbill.pack_balances('2026-
 -- 120 min of which 90 covered, 1.50 overage; 480p 1vn 190 min, 160
 -- covered, 0.90; 720p 1v1 8 min, 3 covered, 0.40; 720p 1vn 7 covered.
 SELECT product, tier, mode, quantity, covered, exact_amount, amount
-FROM classbill.statement_lines('2026-11-01', 'p');
+FROM classbill.live_statement('2026-11-01', 'p');
 
 -- A pack bought mid-day covers the whole day (SPEC 3.5): usage on 11-03
 -- before 15:00 is covered by packs 1 and 2 bought at 15:00 (seen above).

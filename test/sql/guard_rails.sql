@@ -98,7 +98,7 @@ TRUNCATE g_exports;
 -- (1.1 rounded the GB-months to 24 places first: 0.00499..., 0.00).
 INSERT INTO g_recordings VALUES (1, 1073741824, '2026-11-02 00:00+08', '1 day', NULL);
 SELECT day, quantity, unit_price, amount FROM classbill.storage_lines('2026-11-02', '2026-11-03');
-SELECT product, exact_amount, amount FROM classbill.statement_lines('2026-11-01', 'g') WHERE product = 'storage';
+SELECT product, exact_amount, amount FROM classbill.live_statement('2026-11-01', 'g') WHERE product = 'storage';
 
 -- SPEC 8.3: stored quantities keep their billing time zone; storing the
 -- same days under another zone is refused, not a replacement.

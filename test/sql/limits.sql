@@ -31,7 +31,7 @@ SELECT (classbill.account_peak(room, p, e, t)).* FROM ev;
 -- 11-03: d1 from 23:00 on 11-02 (still 1 at 00:00), d2 joins 00:30: 2.
 INSERT INTO ev VALUES ('D', 'd1', 'join', '2026-11-02 23:00+08'), ('D', 'd1', 'leave', '2026-11-03 01:00+08'),
                       ('D', 'd2', 'join', '2026-11-03 00:30+08'), ('D', 'd2', 'leave', '2026-11-03 00:40+08');
-SELECT d.* FROM (SELECT classbill.account_daily_peaks(room, p, e, t) AS days FROM ev) AS x,
+SELECT d.* FROM (SELECT classbill.account_peak_by_day(room, p, e, t) AS days FROM ev) AS x,
      unnest(x.days) AS d;
 
 -- Nobody present: peak 0 at no instant.
@@ -50,7 +50,7 @@ FROM generate_series(1, 4000) AS k,
 ANALYZE big;
 SET max_parallel_workers_per_gather = 0;
 CREATE TEMP TABLE serial AS
-  SELECT (k % 3) AS acct, classbill.account_daily_peaks(room, p, e, t)::text AS days
+  SELECT (k % 3) AS acct, classbill.account_peak_by_day(room, p, e, t)::text AS days
   FROM big, LATERAL (SELECT substr(room, 2)::int AS k) AS r GROUP BY 1;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
@@ -58,10 +58,10 @@ SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
 EXPLAIN (COSTS OFF)
-  SELECT (k % 3), classbill.account_daily_peaks(room, p, e, t)
+  SELECT (k % 3), classbill.account_peak_by_day(room, p, e, t)
   FROM big, LATERAL (SELECT substr(room, 2)::int AS k) AS r GROUP BY 1;
 SELECT count(*) AS differing FROM serial FULL JOIN (
-  SELECT (k % 3) AS acct, classbill.account_daily_peaks(room, p, e, t)::text AS days
+  SELECT (k % 3) AS acct, classbill.account_peak_by_day(room, p, e, t)::text AS days
   FROM big, LATERAL (SELECT substr(room, 2)::int AS k) AS r GROUP BY 1) AS par USING (acct)
 WHERE serial.days IS DISTINCT FROM par.days;
 RESET parallel_leader_participation;

@@ -53,8 +53,8 @@ ORDER BY day, mode;
 -- mode is rounded once, half away from zero.  1v1: 0.765 + 0.50 = 1.265,
 -- rounds to 1.27; 1vn: 0.056 + 0.028 = 0.084, rounds to 0.08; total 1.35.
 SELECT product, tier, mode, quantity, exact_amount, amount, currency
-FROM classbill.statement_lines('2026-11-01', 'school');
-SELECT sum(amount) AS total FROM classbill.statement_lines('2026-11-01', 'school');
+FROM classbill.live_statement('2026-11-01', 'school');
+SELECT sum(amount) AS total FROM classbill.live_statement('2026-11-01', 'school');
 
 -- Rounding to the minor unit, half away from zero: CNY 2 places, JPY 0,
 -- KWD 3; 0.005 -> 0.01, -0.005 -> -0.01, 2.5 yen -> 3, -2.5 -> -3.
@@ -70,7 +70,7 @@ SELECT classbill.round_money(0.25, 'XXX') AS xxx;
 -- account's currency only.
 INSERT INTO classbill.usage_days (account, tier, mode, day, seconds) VALUES
   ('yen', '480p', '1v1', '2026-11-14', 1000.5);
-SELECT account, product, quantity, amount, currency FROM classbill.statement_lines('2026-11-01', 'yen');
+SELECT account, product, quantity, amount, currency FROM classbill.live_statement('2026-11-01', 'yen');
 
 -- SPEC 3.2: a missing rate is an error naming account, mode, tier and day,
 -- never a silent zero.  The yen account has no 1vn rate.

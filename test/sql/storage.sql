@@ -116,7 +116,7 @@ ORDER BY day, product;
 -- November's statement: storage (144 x 3 + 12) / 288 / 30 = 0.0513888...
 -- GB-month x 0.118 = 0.0060638888... -> 0.01; export 3 + 1 minutes x 0.05
 -- = 0.20.
-SELECT product, quantity, unit, exact_amount, amount FROM classbill.statement_lines('2026-11-01', 'acme');
+SELECT product, quantity, unit, exact_amount, amount FROM classbill.live_statement('2026-11-01', 'acme');
 -- December gets the rest of the recording spanning the boundary.
 SELECT day, product, round(quantity, 12) AS quantity, round(amount, 12) AS amount
 FROM classbill.storage_lines('2026-12-01', '2027-01-01', 'acme');

@@ -49,6 +49,7 @@ INSTALL_PARTS = \
 	sql/install/advisor.sql \
 	sql/install/trust.sql \
 	sql/install/compat.sql \
+	sql/install/columns.sql \
 	sql/install/privileges.sql
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
@@ -81,6 +82,7 @@ REGRESS = \
 	advisor \
 	privileges \
 	attacks \
+	interface \
 	usage_parallel \
 	bad_input \
 	hostile

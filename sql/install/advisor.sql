@@ -21,14 +21,9 @@ AS $$
 DECLARE
   cur text;
 BEGIN
+  PERFORM classbill_internal.check_account(p_account, true);
+  PERFORM classbill_internal.check_period(p_from, p_to);
   SELECT a.currency INTO cur FROM classbill.accounts AS a WHERE a.account = p_account;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account USING ERRCODE = '22023';
-  END IF;
-  IF p_from IS NULL OR p_to IS NULL OR NOT isfinite(p_from) OR NOT isfinite(p_to) OR p_from >= p_to THEN
-    RAISE EXCEPTION 'the period [%, %) is not a range of billing days', p_from, p_to
-      USING ERRCODE = '22023';
-  END IF;
   IF p_growth IS NULL OR p_growth < 0 THEN
     RAISE EXCEPTION 'growth factor % is not a number of times the past usage (0 or more)',
                     coalesce(p_growth::text, 'NULL')
@@ -70,7 +65,7 @@ COMMENT ON FUNCTION classbill.usage_profile(text, date, date, numeric) IS
   'An account''s usage of the billing days [from, to) per tier, as drawdown input: each day''s minutes per mode times the growth factor, rounded up, with the rate in effect that day (from classbill.usage_days)';
 
 -- The packs of a tier on sale on a day, at their catalog price.
-CREATE FUNCTION classbill.pack_offer(for_tier classbill.tier, p_currency text, p_day date)
+CREATE FUNCTION classbill.pack_offer(for_tier classbill.tier, currency text, day date)
 RETURNS TABLE (item text, minutes bigint, price numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -79,7 +74,7 @@ AS $$
   FROM classbill.pack_items AS i
   CROSS JOIN LATERAL (
     SELECT pp.price FROM classbill.pack_prices AS pp
-    WHERE pp.item = i.item AND pp.currency = p_currency AND pp.valid_from <= p_day
+    WHERE pp.item = i.item AND pp.currency = pack_offer.currency AND pp.valid_from <= pack_offer.day
     ORDER BY pp.valid_from DESC LIMIT 1) AS p
   WHERE i.tier = for_tier
   ORDER BY i.minutes DESC, i.item
@@ -318,6 +313,8 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  PERFORM classbill_internal.check_period(from_day, to_day);
+  PERFORM classbill_internal.check_account(for_account);
   RETURN QUERY EXECUTE format($q$
     SELECT p.account, d.day, d.peak, d.at
     FROM (SELECT r.account::text AS account,
@@ -342,6 +339,8 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  PERFORM classbill_internal.check_account(for_account, true);
+  PERFORM classbill_internal.check_period(from_day, to_day);
   IF NOT EXISTS (SELECT FROM classbill.sources AS s WHERE s.kind = 'events')
      OR NOT EXISTS (SELECT FROM classbill.sources AS s WHERE s.kind = 'rooms') THEN
     RETURN;

@@ -1650,6 +1650,8 @@ BEGIN
             HINT = 'Close yesterday or earlier: CALL classbill.close_yesterday().';
   END IF;
 
+  PERFORM classbill_internal.check_account(p_account);
+
   -- SPEC 7.2, 10.3: one close at a time; a second one waits here, then
   -- finds the day closed and says so
   LOCK TABLE classbill_internal.close_lock IN EXCLUSIVE MODE;
@@ -1665,10 +1667,6 @@ BEGIN
                     ledger_tz, tz
       USING ERRCODE = '22023',
             HINT = format('SET classbill.billing_timezone = %L before closing days.', ledger_tz);
-  END IF;
-  IF p_account IS NOT NULL AND NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = p_account) THEN
-    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account
-      USING ERRCODE = '22023', HINT = 'Name an account of classbill.accounts, or NULL for every account.';
   END IF;
 
   -- days close in order: a day after this one closed first is an error

@@ -153,5 +153,7 @@ GRANT EXECUTE ON ROUTINE
   classbill_internal.month_of(date),
   classbill_internal.shown_quantity(numeric, text),
   classbill_internal.money_text(numeric, text),
-  classbill_internal.visible_accounts()
+  classbill_internal.visible_accounts(),
+  classbill_internal.check_account(text, boolean),
+  classbill_internal.check_period(date, date)
 TO classbill_account_reader;

@@ -313,7 +313,7 @@ COMMENT ON TYPE classbill.line IS
 
 -- The usage lines of [p_from, p_to): quantities of all days before p_to
 -- are drawn down, so packs carry their balances from the first day.
-CREATE FUNCTION classbill.usage_lines(from_day date, to_day date, for_account text DEFAULT NULL)
+CREATE FUNCTION classbill_internal.usage_lines(from_day date, to_day date, for_account text)
 RETURNS SETOF classbill.line
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -346,6 +346,19 @@ AS $$
   LEFT JOIN classbill.packs AS p ON p.pack_id = d.pack_id
   WHERE d.day >= from_day
 $$;
+COMMENT ON FUNCTION classbill_internal.usage_lines(date, date, text) IS
+  'classbill.usage_lines without the checks of its arguments (from_day may be -infinity)';
+
+CREATE FUNCTION classbill.usage_lines(from_day date, to_day date, for_account text DEFAULT NULL)
+RETURNS SETOF classbill.line
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM classbill_internal.check_period(from_day, to_day);
+  PERFORM classbill_internal.check_account(for_account);
+  RETURN QUERY SELECT * FROM classbill_internal.usage_lines(from_day, to_day, for_account);
+END $$;
 COMMENT ON FUNCTION classbill.usage_lines(date, date, text) IS
   'Usage lines of the billing days [from, to): each day''s minutes drawn from packs (SPEC 3.5), the rest rated postpaid at the rate in effect that day (SPEC 3.2); a day with no rate is an error naming account, mode, tier and day';
 
@@ -358,6 +371,8 @@ DECLARE
   tz text := classbill.billing_timezone();
   missing record;
 BEGIN
+  PERFORM classbill_internal.check_period(from_day, to_day);
+  PERFORM classbill_internal.check_account(for_account);
   SELECT k.pack_id, k.item, a.currency, (k.purchased_at AT TIME ZONE tz)::date AS day INTO missing
   FROM classbill.packs AS k JOIN classbill.accounts AS a USING (account)
   WHERE (k.purchased_at AT TIME ZONE tz)::date >= from_day AND (k.purchased_at AT TIME ZONE tz)::date < to_day
@@ -395,40 +410,50 @@ COMMENT ON FUNCTION classbill.pack_lines(date, date, text) IS
 CREATE FUNCTION classbill.pack_drawdown(from_day date, to_day date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, tier classbill.tier, pack_id bigint, day date, minutes bigint,
                balance bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM classbill_internal.check_period(from_day, to_day);
+  PERFORM classbill_internal.check_account(for_account);
+  RETURN QUERY
   SELECT x.account, x.tier, x.pack_id, x.day, x.minutes, x.balance
   FROM (
     SELECT l.account, l.tier, l.pack_id, l.day, sum(l.quantity)::bigint AS minutes,
            (i.minutes - sum(sum(l.quantity)) OVER (PARTITION BY l.pack_id ORDER BY l.day))::bigint AS balance
-    FROM classbill.usage_lines('-infinity', to_day, for_account) AS l
+    FROM classbill_internal.usage_lines('-infinity', to_day, for_account) AS l
     JOIN classbill.packs AS k ON k.pack_id = l.pack_id
     JOIN classbill.pack_items AS i ON i.item = k.item
     GROUP BY l.account, l.tier, l.pack_id, l.day, i.minutes) AS x
   WHERE x.day >= from_day
-  ORDER BY x.account, x.tier, x.day, x.pack_id
-$$;
+  ORDER BY x.account, x.tier, x.day, x.pack_id;
+END $$;
 COMMENT ON FUNCTION classbill.pack_drawdown(date, date, text) IS
   'Minutes each pack gave on each billing day of [from, to), and what it had left after the day';
 
 CREATE FUNCTION classbill.pack_balances(as_of date, for_account text DEFAULT NULL)
 RETURNS TABLE (account text, tier classbill.tier, pack_id bigint, item text,
                purchased_at timestamptz, minutes bigint, used bigint, balance bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM classbill_internal.check_as_of(as_of, 'as_of');
+  PERFORM classbill_internal.check_account(for_account);
+  RETURN QUERY
   SELECT k.account, k.tier, k.pack_id, k.item, k.purchased_at, i.minutes,
          coalesce(u.used, 0), i.minutes - coalesce(u.used, 0)
   FROM classbill.packs AS k
   JOIN classbill.pack_items AS i ON i.item = k.item
   LEFT JOIN (SELECT l.pack_id, sum(l.quantity)::bigint AS used
-             FROM classbill.usage_lines('-infinity', as_of + 1, for_account) AS l
+             FROM classbill_internal.usage_lines('-infinity', as_of + 1, for_account) AS l
              WHERE l.pack_id IS NOT NULL GROUP BY l.pack_id) AS u ON u.pack_id = k.pack_id
   WHERE (for_account IS NULL OR k.account = for_account)
     AND (k.purchased_at AT TIME ZONE classbill.billing_timezone())::date <= as_of
-  ORDER BY k.account, k.tier, k.purchased_at, k.pack_id
-$$;
+  ORDER BY k.account, k.tier, k.purchased_at, k.pack_id;
+END $$;
 COMMENT ON FUNCTION classbill.pack_balances(date, text) IS
   'Every pack bought by the end of a billing day, with the minutes it had given and had left after that day';
 
@@ -436,9 +461,15 @@ CREATE FUNCTION classbill.pack_forecast(as_of date, window_days integer DEFAULT 
                                         for_account text DEFAULT NULL)
 RETURNS TABLE (account text, tier classbill.tier, balance bigint, daily_burn numeric,
                days_left numeric, runs_out date)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM classbill_internal.check_as_of(as_of, 'as_of');
+  PERFORM classbill_internal.check_window(window_days);
+  PERFORM classbill_internal.check_account(for_account);
+  RETURN QUERY
   SELECT b.account, b.tier, b.balance,
          round(coalesce(burn.minutes, 0) / window_days::numeric, 2),
          CASE WHEN coalesce(burn.minutes, 0) > 0
@@ -452,7 +483,7 @@ AS $$
              FROM classbill.usage_days AS u
              WHERE u.day > as_of - window_days AND u.day <= as_of
              GROUP BY u.account, u.tier) AS burn USING (account, tier)
-  ORDER BY b.account, b.tier
-$$;
+  ORDER BY b.account, b.tier;
+END $$;
 COMMENT ON FUNCTION classbill.pack_forecast(date, integer, text) IS
-  'When each account''s packs of each tier run out if the last p_window days'' average daily minutes go on (NULL when nothing was used)';
+  'When each account''s packs of each tier run out if the average daily minutes of the window_days days up to as_of go on (NULL when nothing was used); window_days must be 1 or more';

@@ -361,6 +361,73 @@ END $$;
 COMMENT ON FUNCTION classbill_internal.check_period(date, date) IS
   'Refuse a period of billing days that is NULL, infinite, empty or reversed';
 
+-- An account argument: NULL (every account) where p_required is false,
+-- else one of classbill.accounts.
+CREATE FUNCTION classbill_internal.check_account(p_account text, p_required boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_account IS NULL THEN
+    IF p_required THEN
+      RAISE EXCEPTION 'an account is needed, not NULL'
+        USING ERRCODE = '22004', HINT = 'Name an account of classbill.accounts.';
+    END IF;
+  ELSIF NOT EXISTS (SELECT FROM classbill.accounts AS a WHERE a.account = p_account) THEN
+    RAISE EXCEPTION 'account "%" is not in classbill.accounts', p_account
+      USING ERRCODE = '22023',
+            HINT = CASE WHEN p_required THEN 'Name an account of classbill.accounts.'
+                        ELSE 'Name an account of classbill.accounts, or NULL for every account.' END;
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.check_account(text, boolean) IS
+  'Refuse an account argument that is not in classbill.accounts (or NULL where one is needed), alike in every function';
+
+-- A period and an account argument checked, as a value (for DECLARE).
+CREATE FUNCTION classbill_internal.checked_period(p_from date, p_to date, p_account text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM classbill_internal.check_period(p_from, p_to);
+  PERFORM classbill_internal.check_account(p_account);
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION classbill_internal.checked_period(date, date, text) IS
+  'check_period and check_account in one call that returns true, for a declaration';
+
+-- A window of days: 1 or more.
+CREATE FUNCTION classbill_internal.check_window(p_days integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_days IS NULL OR p_days < 1 THEN
+    RAISE EXCEPTION 'a window of % days is empty', coalesce(p_days::text, 'NULL')
+      USING ERRCODE = '22023', HINT = 'Give 1 or more days (30: the last 30 days).';
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.check_window(integer) IS
+  'Refuse a window of days that is NULL, zero or negative';
+
+-- A day argument: a finite date.
+CREATE FUNCTION classbill_internal.check_as_of(p_day date, p_what text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF p_day IS NULL OR NOT isfinite(p_day) THEN
+    RAISE EXCEPTION '% must be a billing day, not %', p_what, coalesce(p_day::text, 'NULL')
+      USING ERRCODE = '22023';
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.check_as_of(date, text) IS
+  'Refuse a day argument that is NULL or infinite, naming it';
+
 -- Reading the sources -----------------------------------------------------------
 --
 -- What a room bills comes from two sources: its event rows, all of them,
@@ -654,6 +721,7 @@ AS $$
 DECLARE
   tz text := classbill.billing_timezone();
 BEGIN
+  PERFORM classbill_internal.check_period(from_day, to_day);
   -- rooms over their plan's stage limit
   RETURN QUERY
   SELECT 'stage'::text, v.account, a.plan, v.room,

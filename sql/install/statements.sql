@@ -12,6 +12,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM classbill_internal.check_period(from_day, to_day);
+  PERFORM classbill_internal.check_account(for_account);
   RETURN QUERY SELECT * FROM classbill.usage_lines(from_day, to_day, for_account);
   RETURN QUERY SELECT * FROM classbill.pack_lines(from_day, to_day, for_account);
   IF EXISTS (SELECT FROM classbill.sources WHERE kind = 'recordings') THEN
@@ -54,9 +55,13 @@ CREATE FUNCTION classbill.live_statement(in_month date, for_account text DEFAULT
 RETURNS TABLE (account text, month date, product text, tier classbill.tier,
                mode classbill.mode, quantity numeric, unit text, covered numeric,
                exact_amount numeric, amount numeric, currency text, rounded_quantity numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM classbill_internal.check_account(for_account);
+  RETURN QUERY
   SELECT l.account, m.first, l.product, l.tier, l.mode,
          sum(l.quantity), min(l.unit),
          sum(l.quantity) FILTER (WHERE l.pack_id IS NOT NULL AND l.product = 'usage'),
@@ -65,8 +70,8 @@ AS $$
   FROM classbill_internal.month_of(in_month) AS m,
        LATERAL classbill.rated_lines(m.first, m.next, for_account) AS l
   GROUP BY l.account, l.currency, l.product, l.tier, l.mode, m.first
-  ORDER BY l.account, l.product, l.tier, l.mode
-$$;
+  ORDER BY l.account, l.product, l.tier, l.mode;
+END $$;
 COMMENT ON FUNCTION classbill.live_statement(date, text) IS
   'A month''s statement lines computed now from the sources, per account, product, tier and mode: the exact sum of its days, rounded once to the currency''s minor unit, half away from zero (SPEC 6.1); a statement''s total is the sum of its rounded lines';
 
@@ -78,9 +83,13 @@ RETURNS TABLE (account text, month date, product text, tier classbill.tier, mode
                quantity numeric, unit text, covered numeric, adjusted numeric,
                exact_amount numeric, amount numeric, currency text,
                rounded_quantity numeric, rounded_adjusted numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
+BEGIN
+  PERFORM classbill_internal.check_account(for_account);
+  RETURN QUERY
   SELECT l.account, m.first, l.product, l.tier, l.mode,
          sum(l.quantity), min(l.unit),
          sum(l.quantity) FILTER (WHERE l.pack_id IS NOT NULL AND l.product = 'usage'),
@@ -92,8 +101,8 @@ AS $$
   JOIN classbill.ledger AS l ON l.day >= m.first AND l.day < m.next
   WHERE for_account IS NULL OR l.account = for_account
   GROUP BY l.account, l.currency, l.product, l.tier, l.mode, m.first
-  ORDER BY l.account, l.product, l.tier, l.mode
-$$;
+  ORDER BY l.account, l.product, l.tier, l.mode;
+END $$;
 COMMENT ON FUNCTION classbill.statement(date, text) IS
   'A month''s statement from its closed days: per account, product, tier and mode, the exact sum of the ledger lines dated in the month (adjustments included; adjusted: their share), rounded once to the currency''s minor unit (amount, rounded_adjusted; SPEC 6.1, 7.1), quantities exact and as read (rounded_quantity); the total is the sum of the rounded lines';
 
@@ -114,11 +123,8 @@ DECLARE
 BEGIN
   SELECT * INTO m FROM classbill_internal.month_of(in_month);
   days := m.next - m.first;
+  PERFORM classbill_internal.check_account(for_account, true);
   SELECT * INTO acct FROM classbill.accounts AS a WHERE a.account = for_account;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'account "%" is not in classbill.accounts', for_account
-      USING ERRCODE = '22023', HINT = 'Name an account of classbill.accounts.';
-  END IF;
   -- SPEC 6.1: one account, one currency; a total of two is no total
   SELECT array_agg(DISTINCT l.currency) INTO currencies FROM classbill.ledger AS l
   WHERE l.account = for_account AND l.day >= m.first AND l.day < m.next;

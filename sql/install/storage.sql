@@ -121,6 +121,8 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  -- the arguments first, before the sources are looked up
+  checked boolean := classbill_internal.checked_period(p_from, p_to, p_account);
   recs text := format($q$
     SELECT x.room, x.bytes::bigint AS bytes, x.ready_at, x.retention, x.deleted_at,
            CASE WHEN x.ready_at IS NULL THEN 'recording ready time is NULL'
@@ -173,6 +175,8 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+  -- the arguments first, before the sources are looked up
+  checked boolean := classbill_internal.checked_period(p_from, p_to, p_account);
   exps text := format($q$
     SELECT x.room, x.processed, x.finished_at,
            CASE WHEN x.finished_at IS NULL THEN 'export finish time is NULL'
@@ -330,6 +334,7 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+  PERFORM classbill_internal.check_period(from_day, to_day);
   RETURN QUERY EXECUTE format($q$
     SELECT f.room::text, r.account::text, c.class_end, f.ready_at,
            f.ready_at - (c.class_end + interval '24 hours')

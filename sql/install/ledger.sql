@@ -632,6 +632,26 @@ END $$;
 COMMENT ON FUNCTION classbill_internal.analyze_work(text) IS
   'ANALYZE one of the work tables of closes, so their queries are planned for their size';
 
+-- DROP EXTENSION classbill would drop the ledger with it.  Once the
+-- ledger has a line, a view outside the extension depends on it, so
+-- DROP EXTENSION refuses ("other objects depend on it") unless CASCADE
+-- says to drop the ledger too.  The view is made by the first close that
+-- writes a line, as the extension's owner (the writer may create nothing).
+CREATE FUNCTION classbill_internal.keep_ledger()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF to_regclass('classbill_internal.ledger_kept') IS NULL THEN
+    CREATE VIEW classbill_internal.ledger_kept AS SELECT count(*) AS lines FROM classbill.ledger;
+    COMMENT ON VIEW classbill_internal.ledger_kept IS
+      'Not part of the extension, on purpose: while it depends on the ledger, DROP EXTENSION classbill refuses unless CASCADE';
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.keep_ledger() IS
+  'Make the view that keeps DROP EXTENSION from dropping a ledger with lines, unless CASCADE';
+
 -- Step 1: the rooms and days whose rows changed ------------------------------
 
 -- Per source: digests of the days [p_lo, p_hi) now against those left
@@ -1479,6 +1499,9 @@ BEGIN
   INSERT INTO classbill.ledger_heads (close_id, line_id, hash)
   SELECT p_close, l.line_id, l.hash FROM classbill.ledger AS l
   WHERE l.close_id = p_close ORDER BY l.line_id DESC LIMIT 1;
+  IF FOUND AND to_regclass('classbill_internal.ledger_kept') IS NULL THEN
+    PERFORM classbill_internal.keep_ledger();
+  END IF;
   INSERT INTO classbill.closed_days (account, day, close_id)
   SELECT a, p_day, p_close FROM unnest(p_closed) AS a;
 

@@ -55,6 +55,7 @@ REVOKE EXECUTE ON ROUTINE
   classbill_internal.close_day(date, text),
   classbill_internal.store_usage_days(date, date),
   classbill_internal.analyze_work(text),
+  classbill_internal.keep_ledger(),
   classbill_internal.lock_sources(),
   classbill_internal.find_changes(bigint, date, date),
   classbill_internal.pick_rooms(bigint, date, text[], integer),

@@ -133,6 +133,11 @@ SELECT (SELECT classbill.account_peak_by_day(room::text, participant, event, at)
 CALL classbill.close_day(day => '2026-11-01', for_account => 'a');
 SELECT product, quantity, amount FROM classbill.statement(in_month => '2026-11-01', for_account => 'a');
 
+-- DROP EXTENSION refuses while the ledger has lines: only CASCADE drops
+-- them (1.1 dropped the whole ledger without a word)
+DROP EXTENSION classbill;
+SELECT count(*) AS lines_kept FROM classbill.ledger;
+
 -- The ledger is append-only, so the next tests get a fresh extension.
 DROP EXTENSION classbill CASCADE;
 CREATE EXTENSION classbill;

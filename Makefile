@@ -37,6 +37,7 @@ OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 # The install script is assembled from one file per concern.
 INSTALL_PARTS = \
 	sql/install/header.sql \
+	sql/install/units.sql \
 	sql/install/tier.sql \
 	sql/install/usage.sql \
 	sql/install/rating.sql \

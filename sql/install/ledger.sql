@@ -285,7 +285,7 @@ COMMENT ON FUNCTION classbill.ledger_head() IS
 
 CREATE VIEW classbill.billed_usage AS
 SELECT DISTINCT ON (u.account, u.tier, u.mode, u.day) u.account, u.tier, u.mode, u.day, u.seconds,
-       ceil(u.seconds / 60)::bigint AS minutes, u.close_id
+       classbill_internal.minutes_of(u.seconds)::bigint AS minutes, u.close_id
 FROM classbill.ledger_usage AS u
 ORDER BY u.account, u.tier, u.mode, u.day, u.close_id DESC;
 COMMENT ON VIEW classbill.billed_usage IS
@@ -1164,7 +1164,7 @@ BEGIN
     FROM moves AS m GROUP BY m.account, m.tier, m.mode HAVING sum(m.seconds) <> 0),
   now AS (
     SELECT g.account, g.tier, g.mode, coalesce(b.seconds, 0) + g.delta AS seconds,
-           ceil((coalesce(b.seconds, 0) + g.delta) / 60)::bigint - coalesce(b.minutes, 0) AS minutes
+           classbill_internal.minutes_of((coalesce(b.seconds, 0) + g.delta))::bigint - coalesce(b.minutes, 0) AS minutes
     FROM groups AS g
     LEFT JOIN classbill.billed_usage AS b
       ON b.account = g.account AND b.tier = g.tier AND b.mode = g.mode AND b.day = p_for_day),
@@ -1292,7 +1292,7 @@ BEGIN
     WHERE e.day = p_for_day AND e.account IN (SELECT unnest(p_accounts))),
   diff AS (
     SELECT coalesce(nw.account, was.account) AS account, coalesce(nw.seconds, 0) AS seconds,
-           ceil(coalesce(nw.seconds, 0) / 60) - ceil(coalesce(was.seconds, 0) / 60) AS delta
+           classbill_internal.minutes_of(coalesce(nw.seconds, 0)) - classbill_internal.minutes_of(coalesce(was.seconds, 0)) AS delta
     FROM nw FULL JOIN was USING (account)
     WHERE coalesce(nw.seconds, 0) <> coalesce(was.seconds, 0)),
   kept AS (
@@ -1339,7 +1339,7 @@ BEGIN
     SELECT p_close, g.account, g.tier, g.mode, p_day, g.seconds FROM g
     RETURNING 1)
   INSERT INTO classbill_internal.work_draws (close_id, for_day, account, tier, mode, minutes)
-  SELECT p_close, p_day, g.account, g.tier, g.mode, ceil(g.seconds / 60)::bigint
+  SELECT p_close, p_day, g.account, g.tier, g.mode, classbill_internal.minutes_of(g.seconds)::bigint
   FROM g WHERE g.seconds > 0;
   PERFORM classbill_internal.analyze_work('work_draws');
   PERFORM classbill_internal.draw(p_close, p_day, p_day, NULL);
@@ -1382,8 +1382,8 @@ BEGIN
   WHERE b.close_id = p_close AND b.what = 'export' AND b.day = p_day
     AND b.account IN (SELECT unnest(p_accounts));
   INSERT INTO classbill.ledger (close_id, account, day, product, quantity, unit, unit_price, amount, currency)
-  SELECT p_close, b.account, p_day, 'export', ceil(b.seconds / 60), 'minute', p.price,
-         ceil(b.seconds / 60) * p.price, a.currency
+  SELECT p_close, b.account, p_day, 'export', classbill_internal.minutes_of(b.seconds), 'minute', p.price,
+         classbill_internal.minutes_of(b.seconds) * p.price, a.currency
   FROM classbill_internal.work_bases AS b
   JOIN classbill.accounts AS a ON a.account = b.account
   CROSS JOIN LATERAL (SELECT classbill_internal.price_on('export', b.account, a.currency, p_day)) AS p(price)

@@ -156,5 +156,8 @@ GRANT EXECUTE ON ROUTINE
   classbill_internal.money_text(numeric, text),
   classbill_internal.visible_accounts(),
   classbill_internal.check_account(text, boolean),
-  classbill_internal.check_period(date, date)
+  classbill_internal.check_period(date, date),
+  classbill_internal.minutes_of(numeric),
+  classbill_internal.bytes_per_gb(),
+  classbill_internal.days_per_month()
 TO classbill_account_reader;

@@ -244,7 +244,7 @@ CREATE TABLE classbill.usage_days (
   mode    classbill.mode NOT NULL,
   day     date NOT NULL CHECK (isfinite(day)),
   seconds numeric NOT NULL CHECK (seconds >= 0 AND seconds < 'Infinity' AND scale(seconds) <= 6),
-  minutes bigint GENERATED ALWAYS AS (ceil(seconds / 60)) STORED,
+  minutes bigint GENERATED ALWAYS AS (classbill_internal.minutes_of(seconds)) STORED,
   PRIMARY KEY (account, tier, mode, day),
   billing_timezone text NOT NULL DEFAULT classbill.billing_timezone()
 );

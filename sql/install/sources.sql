@@ -659,7 +659,7 @@ RETURNS TABLE (account text, tier classbill.tier, mode classbill.mode, day date,
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT r.account, r.tier, r.mode, r.day, sum(r.seconds), ceil(sum(r.seconds) / 60)::bigint
+  SELECT r.account, r.tier, r.mode, r.day, sum(r.seconds), classbill_internal.minutes_of(sum(r.seconds))::bigint
   FROM classbill.room_days(from_day, to_day) AS r
   GROUP BY r.account, r.tier, r.mode, r.day
   ORDER BY 1, 2, 3, 4

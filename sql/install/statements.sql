@@ -222,14 +222,14 @@ BEGIN
     IF l.corrects IS NOT NULL THEN
       RETURN QUERY SELECT 'before'::text,
         format('%s %s presence on %s billed before: %s s, %s minutes', l.tier, l.mode, for_day,
-               coalesce(was, 0), ceil(coalesce(was, 0) / 60)),
-        ceil(coalesce(was, 0) / 60), NULL::numeric;
+               coalesce(was, 0), classbill_internal.minutes_of(coalesce(was, 0))),
+        classbill_internal.minutes_of(coalesce(was, 0)), NULL::numeric;
       IF now IS NOT NULL THEN
         RETURN QUERY SELECT 'after'::text,
           format('%s %s presence on %s now: %s s, rounded up to %s minutes (SPEC 1.7): %s minutes %s',
-                 l.tier, l.mode, for_day, now, ceil(now / 60), abs(ceil(now / 60) - ceil(coalesce(was, 0) / 60)),
-                 CASE WHEN ceil(now / 60) >= ceil(coalesce(was, 0) / 60) THEN 'more' ELSE 'fewer' END),
-          ceil(now / 60), NULL::numeric;
+                 l.tier, l.mode, for_day, now, classbill_internal.minutes_of(now), abs(classbill_internal.minutes_of(now) - classbill_internal.minutes_of(coalesce(was, 0))),
+                 CASE WHEN classbill_internal.minutes_of(now) >= classbill_internal.minutes_of(coalesce(was, 0)) THEN 'more' ELSE 'fewer' END),
+          classbill_internal.minutes_of(now), NULL::numeric;
       ELSE
         RETURN QUERY SELECT 'after'::text,
           format('the overage of %s was drawn from a pack recorded late (SPEC 7.2)', for_day),
@@ -255,11 +255,11 @@ BEGIN
     ELSE
       RETURN QUERY SELECT 'billed'::text,
         format('%s %s presence on %s: %s s, rounded up to %s minutes (SPEC 1.7)', l.tier, l.mode, for_day,
-               coalesce(now, 0), ceil(coalesce(now, 0) / 60)),
-        ceil(coalesce(now, 0) / 60), NULL::numeric;
+               coalesce(now, 0), classbill_internal.minutes_of(coalesce(now, 0))),
+        classbill_internal.minutes_of(coalesce(now, 0)), NULL::numeric;
       -- the group's rooms that day as this close billed them
       RETURN QUERY
-      SELECT 'room'::text, format('room %s: %s s (%s min on its own)', r.room, r.seconds, ceil(r.seconds / 60)),
+      SELECT 'room'::text, format('room %s: %s s (%s min on its own)', r.room, r.seconds, classbill_internal.minutes_of(r.seconds)),
              r.seconds, NULL::numeric
       FROM (SELECT DISTINCT ON (x.room) x.* FROM classbill.ledger_rooms AS x
             WHERE x.day = for_day AND x.close_id <= l.close_id
@@ -299,7 +299,7 @@ BEGIN
     RETURN QUERY
     SELECT CASE WHEN l.corrects IS NULL THEN 'billed' ELSE 'after' END,
            format('%s: %s byte-marks over %s marks = %s GB, %s GB-month', for_day, s.byte_marks, s.marks,
-                  round(s.byte_marks / (s.marks * 1073741824::numeric), 6),
+                  round(s.byte_marks / (s.marks * classbill_internal.bytes_per_gb()), 6),
                   round(classbill.gb_months(s.byte_marks, s.marks), 9)),
            s.byte_marks, NULL::numeric
     FROM classbill.ledger_storage AS s
@@ -311,7 +311,7 @@ BEGIN
       RETURN QUERY
       SELECT 'before'::text,
              format('%s billed before: %s s processed, %s minutes', for_day, coalesce(e.seconds, 0),
-                    ceil(coalesce(e.seconds, 0) / 60)),
+                    classbill_internal.minutes_of(coalesce(e.seconds, 0))),
              coalesce(e.seconds, 0), NULL::numeric
       FROM (SELECT NULL) AS dummy
       LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_exports AS x
@@ -320,7 +320,7 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT CASE WHEN l.corrects IS NULL THEN 'billed' ELSE 'after' END,
-           format('%s: %s s processed, rounded up to %s minutes (SPEC 5.1)', for_day, e.seconds, ceil(e.seconds / 60)),
+           format('%s: %s s processed, rounded up to %s minutes (SPEC 5.1)', for_day, e.seconds, classbill_internal.minutes_of(e.seconds)),
            e.seconds, NULL::numeric
     FROM classbill.ledger_exports AS e
     WHERE e.close_id = l.close_id AND e.account = l.account AND e.day = for_day;

@@ -50,7 +50,7 @@ COMMENT ON AGGREGATE classbill.storage_days(date, date, bigint, timestamptz, int
 CREATE FUNCTION classbill.storage_gb(day classbill.storage_day) RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT round((storage_gb.day).byte_marks::numeric(1000, 40) / ((storage_gb.day).marks * 1073741824::numeric), 30) $$;
+AS $$ SELECT round((storage_gb.day).byte_marks::numeric(1000, 40) / ((storage_gb.day).marks * classbill_internal.bytes_per_gb()), 30) $$;
 COMMENT ON FUNCTION classbill.storage_gb(classbill.storage_day) IS
   'A day''s GB: the mean of its samples over 2^30 bytes (SPEC 4.2), to 30 decimal places';
 
@@ -267,7 +267,7 @@ COMMENT ON FUNCTION classbill.export_basis(date, date, text) IS
 CREATE FUNCTION classbill.gb_months(byte_marks numeric, marks integer) RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT round(byte_marks::numeric(1000, 40) / (marks * 32212254720::numeric), 30) $$;
+AS $$ SELECT round(byte_marks::numeric(1000, 40) / (marks * classbill_internal.bytes_per_gb() * classbill_internal.days_per_month()), 30) $$;
 COMMENT ON FUNCTION classbill.gb_months(numeric, integer) IS
   'A day''s storage in GB-months: its mean GB (byte-marks / marks / 2^30) over 30, to 30 decimal places (SPEC 4.2); informative, amounts are priced from the byte-marks';
 
@@ -275,7 +275,7 @@ CREATE FUNCTION classbill_internal.storage_amount(p_byte_marks numeric, p_marks 
 RETURNS numeric
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT round((p_byte_marks * p_price)::numeric(1000, 40) / (p_marks * 32212254720::numeric), 30) $$;
+AS $$ SELECT round((p_byte_marks * p_price)::numeric(1000, 40) / (p_marks * classbill_internal.bytes_per_gb() * classbill_internal.days_per_month()), 30) $$;
 COMMENT ON FUNCTION classbill_internal.storage_amount(numeric, integer, numeric) IS
   'A day''s storage charge: byte-marks x price per GB-month / (marks x 2^30 x 30), one division, to 30 decimal places: no quantity is rounded before its price (SPEC 6.1)';
 
@@ -317,7 +317,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT b.account, b.day, 'export', NULL::classbill.tier, NULL::classbill.mode, NULL::bigint,
-         NULL::text, ceil(b.seconds / 60), 'minute', p.price, ceil(b.seconds / 60) * p.price,
+         NULL::text, classbill_internal.minutes_of(b.seconds), 'minute', p.price, classbill_internal.minutes_of(b.seconds) * p.price,
          a.currency
   FROM classbill.export_basis(from_day, to_day, for_account) AS b
   JOIN classbill.accounts AS a ON a.account = b.account

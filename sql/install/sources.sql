@@ -223,7 +223,7 @@ BEGIN
                       array_to_string(problems, '; ')
         USING ERRCODE = '42501',
               DETAIL = 'It changed since it was registered; nothing of this close was written.',
-              HINT = 'Undo the change, or register a source classbill can read safely (see the README''s security section).';
+              HINT = 'Undo the change, or register a source classbill can read safely (docs/security.md).';
     END IF;
   END LOOP;
 END $$;
@@ -259,7 +259,7 @@ BEGIN
                     array_to_string(problems, '; ')
       USING ERRCODE = CASE WHEN unsafe THEN '42501' ELSE '42804' END,
             HINT = CASE WHEN unsafe
-                        THEN 'A close reads the sources as classbill_writer: register a table without row-level security, or a view a superuser owns, whose columns have types a superuser owns (SPEC 10.1; see the README''s security section).'
+                        THEN 'A close reads the sources as classbill_writer: register a table without row-level security, or a view a superuser owns, whose columns have types a superuser owns (SPEC 10.1; docs/security.md).'
                         ELSE format('The %s source needs the columns %s.', register_source.kind,
                                     (SELECT string_agg(c.column_name, ', ')
                                      FROM classbill.source_columns(register_source.kind) AS c)) END;

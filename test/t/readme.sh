@@ -11,6 +11,8 @@
 #                                        (then back to billing)
 #   <!-- readme: not run: REASON -->     show it only (it needs other
 #                                        servers); the reason is printed
+#   <!-- readme: error -->               the block shows an error on
+#                                        purpose: it must end in one
 #
 #   bash test/t/readme.sh            (in the suite, through test/check.sh)
 #   CB_README_PRINT=1 bash test/t/readme.sh   print every block's output
@@ -56,6 +58,21 @@ awk -v work="$work" -v root="$CB_ROOT/" '
 	{ pending = 0; if ($0 !~ /^<!--/) directive = "" }
 ' "${files[@]}"
 
+# every relative link of the documents leads to a file of the checkout
+broken=0
+for f in "${files[@]}"; do
+	dir=$(dirname "$f")
+	while IFS= read -r target; do
+		target=${target%%#*}
+		[ -z "$target" ] && continue
+		if [ ! -e "$dir/$target" ]; then
+			echo "broken link in ${f#$CB_ROOT/}: $target"
+			broken=1
+		fi
+	done < <(grep -oE '\]\([^)]+\)' "$f" | sed -E 's/^\]\(//; s/\)$//' | grep -vE '^(https?|mailto):')
+done
+[ $broken -eq 0 ] || exit 1
+
 blocks=$(ls "$work"/*.sql 2>/dev/null | wc -l)
 [ "$blocks" -gt 0 ] || { echo "no sql blocks found"; exit 1; }
 
@@ -82,8 +99,14 @@ for sql in "$work"/*.sql; do
 	if [[ $directive == "database "* ]]; then
 		printf '\\c %s\n' "${directive#database }" >>"$script"
 	fi
+	if [[ $directive == error ]]; then
+		printf '\\set ON_ERROR_STOP off\n' >>"$script"
+	fi
 	cat "$sql" >>"$script"
 	printf '\n' >>"$script"
+	if [[ $directive == error ]]; then
+		printf '\\set ON_ERROR_STOP on\n' >>"$script"
+	fi
 	if [[ $directive == "database "* ]]; then
 		printf '\\c %s\n' "$DB" >>"$script"
 	fi
@@ -115,6 +138,14 @@ if [ $rc -ne 0 ]; then
 fi
 
 failed=0 compared=0
+for meta in "$work"/*.meta; do
+	n=$(basename "$meta" .meta)
+	IFS=$'\t' read -r where directive <"$meta"
+	if [[ $directive == error ]] && ! grep -q '^ERROR: \|: ERROR: ' "$work/$n.got"; then
+		echo "the block at $where should show an error and does not"
+		failed=1
+	fi
+done
 for exp in "$work"/*.expected; do
 	[ -e "$exp" ] || continue
 	n=$(basename "$exp" .expected)

@@ -360,42 +360,21 @@ COMMENT ON FUNCTION classbill.peak_summary(text, date, date) IS
 
 -- The advice ---------------------------------------------------------------
 
-CREATE FUNCTION classbill.plan_advice(for_account text, from_day date, to_day date,
-                                      growth numeric DEFAULT 1)
-RETURNS TABLE (tier classbill.tier, minutes bigint, postpaid numeric, packs text,
-               pack_amount numeric, overage bigint, overage_amount numeric, cheapest numeric,
-               saving numeric, advice text, break_even text)
+-- Steps of plan_advice ------------------------------------------------------
+
+-- Why prepaid would not fit an account over a period (SPEC 3.6), or NULL.
+CREATE FUNCTION classbill_internal.prepaid_blockers(p_account text, p_from date, p_to date)
+RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  cur text := classbill_internal.advisor_account(for_account, from_day, to_day, growth);
-  acct record;
   lim record;
   pk record;
-  t classbill.tier;
-  mix record;
-  m record;
-  none record;
-  have_best boolean;
-  n_tiers integer := 0;
-  sum_minutes bigint := 0;
-  mean numeric;
-  o record;
-  prev_item text;
-  prev_minutes bigint;
-  prev_price numeric;
-  notes text;
-  sum_post numeric := 0;
-  sum_best numeric := 0;
-  sum_packs numeric := 0;
-  billed numeric;
   blocked text;
-  any_pack boolean := false;
 BEGIN
-  SELECT a.* INTO acct FROM classbill.accounts AS a WHERE a.account = for_account;
   SELECT l.* INTO lim FROM classbill.plan_limits('prepaid') AS l;
-  SELECT x.* INTO pk FROM classbill.peak_summary(for_account, from_day, to_day) AS x;
+  SELECT x.* INTO pk FROM classbill.peak_summary(p_account, p_from, p_to) AS x;
   IF pk.stage_peak > lim.max_on_stage THEN
     blocked := format('%s on stage in room %s at %s (prepaid allows %s)', pk.stage_peak, pk.stage_room,
                       to_char(pk.stage_at AT TIME ZONE classbill.billing_timezone(), 'YYYY-MM-DD HH24:MI'),
@@ -407,61 +386,112 @@ BEGIN
                                 to_char(pk.present_at AT TIME ZONE classbill.billing_timezone(), 'YYYY-MM-DD HH24:MI'),
                                 lim.max_present));
   END IF;
+  RETURN blocked;
+END $$;
+COMMENT ON FUNCTION classbill_internal.prepaid_blockers(text, date, date) IS
+  'Step of plan_advice: the peaks that keep an account from the prepaid plan over a period (SPEC 3.6), or NULL';
 
-  FOR t IN SELECT p.tier FROM classbill.usage_profile(for_account, from_day, to_day, growth) AS p LOOP
-    -- one search per tier: its first row is the mix of no packs; the
-    -- cheapest is the lowest total, then the smaller outlay
-    have_best := false;
-    FOR mix IN SELECT * FROM classbill.pack_mixes(for_account, from_day, to_day, t, growth) LOOP
-      IF mix.pack_count = 0 THEN
-        none := mix;
-      END IF;
-      IF NOT have_best THEN
-        m := mix;
-        have_best := true;
-      ELSIF (mix.total, mix.pack_amount, mix.capacity) < (m.total, m.pack_amount, m.capacity) THEN
-        m := mix;
-      END IF;
-    END LOOP;
-    n_tiers := n_tiers + 1;
-    sum_minutes := sum_minutes + none.minutes;
+-- Of the mixes pack_mixes prices for a tier: the one of no packs and the
+-- cheapest (the lowest total, then the smaller outlay, then the smaller
+-- capacity).
+CREATE FUNCTION classbill_internal.best_mix(p_account text, p_from date, p_to date, p_tier classbill.tier,
+                                            p_growth numeric,
+                                            OUT minutes bigint, OUT postpaid numeric, OUT postpaid_overage bigint,
+                                            OUT postpaid_overage_amount numeric,
+                                            OUT packs text, OUT pack_count integer, OUT pack_amount numeric,
+                                            OUT overage bigint, OUT overage_amount numeric, OUT total numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH x AS MATERIALIZED (SELECT * FROM classbill.pack_mixes(p_account, p_from, p_to, p_tier, p_growth))
+  SELECT n.minutes, n.total, n.overage, n.overage_amount,
+         b.packs, b.pack_count, b.pack_amount, b.overage, b.overage_amount, b.total
+  FROM (SELECT * FROM x WHERE x.pack_count = 0 LIMIT 1) AS n,
+       (SELECT * FROM x ORDER BY x.total, x.pack_amount, x.capacity LIMIT 1) AS b
+$$;
+COMMENT ON FUNCTION classbill_internal.best_mix(text, date, date, classbill.tier, numeric) IS
+  'Step of plan_advice: for a tier, the cost with no packs and the cheapest pack mix';
 
-    -- break-even volumes at this period's mean rate of the tier
-    notes := NULL;
-    mean := CASE WHEN none.minutes > 0 THEN none.total / none.minutes END;
-    prev_item := NULL;
-    IF mean > 0 THEN
-      FOR o IN SELECT * FROM classbill.pack_offer(t, cur, from_day) ORDER BY minutes LOOP
-        notes := concat_ws('; ', notes,
-                           format('%s pays for itself from %s min', o.item, to_char(ceil(o.price / mean), 'FM999,999,999,999')));
-        IF prev_item IS NOT NULL AND o.price > prev_price THEN
-          notes := concat_ws('; ', notes,
-                             format('%s beats %s plus overage from %s min', o.item, prev_item,
-                                    to_char(ceil(prev_minutes + (o.price - prev_price) / mean), 'FM999,999,999,999')));
-        END IF;
-        prev_item := o.item; prev_minutes := o.minutes; prev_price := o.price;
-      END LOOP;
-      notes := notes || format(' (at %s a minute, the mean rate of these minutes)', round(mean, 6));
+-- From how many minutes of a tier each item pays for itself, and a larger
+-- item beats a smaller one plus overage, at a mean rate per minute.
+CREATE FUNCTION classbill_internal.break_even(p_tier classbill.tier, p_currency text, p_day date, p_mean numeric)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  o record;
+  prev_item text;
+  prev_minutes bigint;
+  prev_price numeric;
+  notes text;
+BEGIN
+  IF p_mean IS NULL OR p_mean <= 0 THEN
+    RETURN NULL;
+  END IF;
+  FOR o IN SELECT * FROM classbill.pack_offer(p_tier, p_currency, p_day) ORDER BY minutes LOOP
+    notes := concat_ws('; ', notes,
+                       format('%s pays for itself from %s min', o.item, to_char(ceil(o.price / p_mean), 'FM999,999,999,999')));
+    IF prev_item IS NOT NULL AND o.price > prev_price THEN
+      notes := concat_ws('; ', notes,
+                         format('%s beats %s plus overage from %s min', o.item, prev_item,
+                                to_char(ceil(prev_minutes + (o.price - prev_price) / p_mean), 'FM999,999,999,999')));
     END IF;
+    prev_item := o.item; prev_minutes := o.minutes; prev_price := o.price;
+  END LOOP;
+  RETURN notes || format(' (at %s a minute, the mean rate of these minutes)', round(p_mean, 6));
+END $$;
+COMMENT ON FUNCTION classbill_internal.break_even(classbill.tier, text, date, numeric) IS
+  'Step of plan_advice: the break-even volumes of a tier''s pack items at a mean rate per minute';
 
-    tier := t; minutes := none.minutes; postpaid := trim_scale(none.total);
-    IF blocked IS NULL AND m.pack_count > 0 AND m.total < none.total THEN
+CREATE FUNCTION classbill.plan_advice(for_account text, from_day date, to_day date,
+                                      growth numeric DEFAULT 1)
+RETURNS TABLE (tier classbill.tier, minutes bigint, postpaid numeric, packs text,
+               pack_amount numeric, overage bigint, overage_amount numeric, cheapest numeric,
+               saving numeric, advice text, break_even text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  cur text := classbill_internal.advisor_account(for_account, from_day, to_day, growth);
+  acct classbill.accounts;
+  blocked text := classbill_internal.prepaid_blockers(for_account, from_day, to_day);
+  t classbill.tier;
+  m record;
+  n_tiers integer := 0;
+  sum_minutes bigint := 0;
+  sum_post numeric := 0;
+  sum_best numeric := 0;
+  sum_packs numeric := 0;
+  billed numeric;
+  any_pack boolean := false;
+BEGIN
+  SELECT a.* INTO acct FROM classbill.accounts AS a WHERE a.account = for_account;
+
+  -- per tier: the cheapest mix against postpaid
+  FOR t IN SELECT p.tier FROM classbill.usage_profile(for_account, from_day, to_day, growth) AS p LOOP
+    m := classbill_internal.best_mix(for_account, from_day, to_day, t, growth);
+    n_tiers := n_tiers + 1;
+    sum_minutes := sum_minutes + m.minutes;
+    tier := t; minutes := m.minutes; postpaid := trim_scale(m.postpaid);
+    IF blocked IS NULL AND m.pack_count > 0 AND m.total < m.postpaid THEN
       packs := m.packs; pack_amount := trim_scale(m.pack_amount); overage := m.overage;
       overage_amount := trim_scale(m.overage_amount); cheapest := trim_scale(m.total);
-      saving := trim_scale(none.total - m.total);
+      saving := trim_scale(m.postpaid - m.total);
       advice := format('buy %s: %s instead of %s postpaid', m.packs, classbill.round_money(m.total, cur),
-                       classbill.round_money(none.total, cur));
+                       classbill.round_money(m.postpaid, cur));
       any_pack := true;
     ELSE
-      packs := NULL; pack_amount := 0; overage := none.overage;
-      overage_amount := trim_scale(none.overage_amount); cheapest := trim_scale(none.total); saving := 0;
+      packs := NULL; pack_amount := 0; overage := m.postpaid_overage;
+      overage_amount := trim_scale(m.postpaid_overage_amount); cheapest := trim_scale(m.postpaid); saving := 0;
       advice := CASE
-        WHEN blocked IS NOT NULL AND m.pack_count > 0 AND m.total < none.total
+        WHEN blocked IS NOT NULL AND m.pack_count > 0 AND m.total < m.postpaid
           THEN format('postpaid: %s would cost %s instead of %s, but prepaid does not fit this account',
-                      m.packs, classbill.round_money(m.total, cur), classbill.round_money(none.total, cur))
+                      m.packs, classbill.round_money(m.total, cur), classbill.round_money(m.postpaid, cur))
         ELSE 'postpaid: no pack costs less than the minutes' END;
     END IF;
-    break_even := notes;
+    break_even := classbill_internal.break_even(t, cur, from_day,
+                                                CASE WHEN m.minutes > 0 THEN m.postpaid / m.minutes END);
     sum_post := sum_post + postpaid;
     sum_best := sum_best + cheapest;
     sum_packs := sum_packs + pack_amount;
@@ -472,7 +502,7 @@ BEGIN
   SELECT sum(c.total) INTO billed FROM classbill.plan_costs(for_account, from_day, to_day) AS c
   WHERE c.scenario LIKE 'as billed%';
   tier := NULL; minutes := CASE WHEN n_tiers > 0 THEN sum_minutes END;
-  postpaid := sum_post; packs := NULL; pack_amount := sum_packs; overage := NULL; overage_amount := NULL;
+  packs := NULL; overage := NULL; overage_amount := NULL;
   cheapest := trim_scale(sum_best);
   postpaid := trim_scale(sum_post); pack_amount := trim_scale(sum_packs);
   saving := CASE WHEN growth = 1 THEN trim_scale(coalesce(billed, 0) - sum_best) END;

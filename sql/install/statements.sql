@@ -180,6 +180,205 @@ COMMENT ON FUNCTION classbill_internal.money_text(numeric, text) IS
 
 -- Explaining a line (SPEC 7.3) ------------------------------------------------
 
+CREATE FUNCTION classbill_internal.explain_usage(p_line classbill.ledger)
+RETURNS TABLE (what text, detail text, quantity numeric, amount numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l classbill.ledger := p_line;
+  for_day date := coalesce(p_line.corrects, p_line.day);
+  was numeric;
+  now numeric;
+BEGIN
+  -- the group's presence that day, before this close and as it billed it
+  SELECT u.seconds INTO was FROM classbill.ledger_usage AS u
+  WHERE u.close_id < l.close_id AND u.account = l.account AND u.tier = l.tier AND u.mode = l.mode
+    AND u.day = for_day
+  ORDER BY u.close_id DESC LIMIT 1;
+  SELECT u.seconds INTO now FROM classbill.ledger_usage AS u
+  WHERE u.close_id = l.close_id AND u.account = l.account AND u.tier = l.tier AND u.mode = l.mode
+    AND u.day = for_day;
+  IF l.corrects IS NOT NULL THEN
+    RETURN QUERY SELECT 'before'::text,
+      format('%s %s presence on %s billed before: %s s, %s minutes', l.tier, l.mode, for_day,
+             coalesce(was, 0), classbill_internal.minutes_of(coalesce(was, 0))),
+      classbill_internal.minutes_of(coalesce(was, 0)), NULL::numeric;
+    IF now IS NOT NULL THEN
+      RETURN QUERY SELECT 'after'::text,
+        format('%s %s presence on %s now: %s s, rounded up to %s minutes (SPEC 1.7): %s minutes %s',
+               l.tier, l.mode, for_day, now, classbill_internal.minutes_of(now), abs(classbill_internal.minutes_of(now) - classbill_internal.minutes_of(coalesce(was, 0))),
+               CASE WHEN classbill_internal.minutes_of(now) >= classbill_internal.minutes_of(coalesce(was, 0)) THEN 'more' ELSE 'fewer' END),
+        classbill_internal.minutes_of(now), NULL::numeric;
+    ELSE
+      RETURN QUERY SELECT 'after'::text,
+        format('the overage of %s was drawn from a pack recorded late (SPEC 7.2)', for_day),
+        NULL::numeric, NULL::numeric;
+    END IF;
+    -- the rooms this close found changed in the group, before and after
+    RETURN QUERY
+    SELECT 'room'::text,
+           format('room %s: %s s before, %s s now%s', r.room, coalesce(p.seconds, 0), r.seconds,
+                  CASE WHEN p.account IS DISTINCT FROM r.account OR p.tier IS DISTINCT FROM r.tier
+                            OR p.mode IS DISTINCT FROM r.mode
+                       THEN format(' (billed before as %s %s %s)', coalesce(p.account, 'nothing'), p.tier, p.mode)
+                       ELSE '' END),
+           r.seconds, NULL::numeric
+    FROM classbill.ledger_rooms AS r
+    LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_rooms AS x
+                       WHERE x.room = r.room AND x.day = r.day AND x.close_id < r.close_id
+                       ORDER BY x.close_id DESC LIMIT 1) AS p ON true
+    WHERE r.close_id = l.close_id AND r.day = for_day
+      AND ((r.account, r.tier, r.mode) = (l.account, l.tier, l.mode)
+           OR (p.account, p.tier, p.mode) = (l.account, l.tier, l.mode))
+    ORDER BY r.room;
+  ELSE
+    RETURN QUERY SELECT 'billed'::text,
+      format('%s %s presence on %s: %s s, rounded up to %s minutes (SPEC 1.7)', l.tier, l.mode, for_day,
+             coalesce(now, 0), classbill_internal.minutes_of(coalesce(now, 0))),
+      classbill_internal.minutes_of(coalesce(now, 0)), NULL::numeric;
+    -- the group's rooms that day as this close billed them
+    RETURN QUERY
+    SELECT 'room'::text, format('room %s: %s s (%s min on its own)', r.room, r.seconds, classbill_internal.minutes_of(r.seconds)),
+           r.seconds, NULL::numeric
+    FROM (SELECT DISTINCT ON (x.room) x.* FROM classbill.ledger_rooms AS x
+          WHERE x.day = for_day AND x.close_id <= l.close_id
+            AND x.room IN (SELECT y.room FROM classbill.ledger_rooms AS y
+                           WHERE y.day = for_day AND y.account = l.account AND y.close_id <= l.close_id)
+          ORDER BY x.room, x.close_id DESC) AS r
+    WHERE (r.account, r.tier, r.mode) = (l.account, l.tier, l.mode) AND r.seconds > 0
+    ORDER BY r.seconds DESC, r.room;
+  END IF;
+  IF l.pack_id IS NOT NULL THEN
+    RETURN QUERY
+    SELECT 'pack'::text,
+           format('pack %s, %s (%s minutes), bought %s; %s minutes left after this line',
+                  k.pack_id, k.item, i.minutes, k.purchased_at,
+                  i.minutes - (SELECT sum(x.quantity) FROM classbill.ledger AS x
+                               WHERE x.pack_id = k.pack_id AND x.product = 'usage'
+                                 AND x.line_id <= l.line_id)),
+           i.minutes::numeric, NULL::numeric
+    FROM classbill.packs AS k JOIN classbill.pack_items AS i ON i.item = k.item
+    WHERE k.pack_id = l.pack_id;
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.explain_usage(classbill.ledger) IS
+  'Step of explain: a usage line''s presence (before and after, for an adjustment), its rooms and its pack';
+
+CREATE FUNCTION classbill_internal.explain_storage(p_line classbill.ledger)
+RETURNS TABLE (what text, detail text, quantity numeric, amount numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l classbill.ledger := p_line;
+  for_day date := coalesce(p_line.corrects, p_line.day);
+BEGIN
+  IF l.corrects IS NOT NULL THEN
+    RETURN QUERY
+    SELECT 'before'::text,
+           format('%s billed before: %s byte-marks, %s GB-month', for_day, coalesce(s.byte_marks, 0),
+                  round(classbill.gb_months(coalesce(s.byte_marks, 0), coalesce(s.marks, 288)), 9)),
+           coalesce(s.byte_marks, 0), NULL::numeric
+    FROM (SELECT NULL) AS dummy
+    LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_storage AS x
+                       WHERE x.account = l.account AND x.day = for_day AND x.close_id < l.close_id
+                       ORDER BY x.close_id DESC LIMIT 1) AS s ON true;
+  END IF;
+  RETURN QUERY
+  SELECT CASE WHEN l.corrects IS NULL THEN 'billed' ELSE 'after' END,
+         format('%s: %s byte-marks over %s marks = %s GB, %s GB-month', for_day, s.byte_marks, s.marks,
+                round(s.byte_marks / (s.marks * classbill_internal.bytes_per_gb()), 6),
+                round(classbill.gb_months(s.byte_marks, s.marks), 9)),
+         s.byte_marks, NULL::numeric
+  FROM classbill.ledger_storage AS s
+  WHERE s.close_id = l.close_id AND s.account = l.account AND s.day = for_day;
+END $$;
+COMMENT ON FUNCTION classbill_internal.explain_storage(classbill.ledger) IS
+  'Step of explain: a storage line''s byte-marks (before and after, for an adjustment)';
+
+CREATE FUNCTION classbill_internal.explain_export(p_line classbill.ledger)
+RETURNS TABLE (what text, detail text, quantity numeric, amount numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l classbill.ledger := p_line;
+  for_day date := coalesce(p_line.corrects, p_line.day);
+BEGIN
+  IF l.corrects IS NOT NULL THEN
+    RETURN QUERY
+    SELECT 'before'::text,
+           format('%s billed before: %s s processed, %s minutes', for_day, coalesce(e.seconds, 0),
+                  classbill_internal.minutes_of(coalesce(e.seconds, 0))),
+           coalesce(e.seconds, 0), NULL::numeric
+    FROM (SELECT NULL) AS dummy
+    LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_exports AS x
+                       WHERE x.account = l.account AND x.day = for_day AND x.close_id < l.close_id
+                       ORDER BY x.close_id DESC LIMIT 1) AS e ON true;
+  END IF;
+  RETURN QUERY
+  SELECT CASE WHEN l.corrects IS NULL THEN 'billed' ELSE 'after' END,
+         format('%s: %s s processed, rounded up to %s minutes (SPEC 5.1)', for_day, e.seconds, classbill_internal.minutes_of(e.seconds)),
+         e.seconds, NULL::numeric
+  FROM classbill.ledger_exports AS e
+  WHERE e.close_id = l.close_id AND e.account = l.account AND e.day = for_day;
+END $$;
+COMMENT ON FUNCTION classbill_internal.explain_export(classbill.ledger) IS
+  'Step of explain: an export line''s processed time (before and after, for an adjustment)';
+
+CREATE FUNCTION classbill_internal.explain_pack(p_line classbill.ledger)
+RETURNS TABLE (what text, detail text, quantity numeric, amount numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l classbill.ledger := p_line;
+  for_day date := coalesce(p_line.corrects, p_line.day);
+BEGIN
+  RETURN QUERY
+  SELECT 'price'::text, format('catalog price of %s in %s from %s: %s', p.item, p.currency, p.valid_from,
+                               classbill_internal.money_text(p.price, p.currency)),
+         p.price, NULL::numeric
+  FROM classbill.pack_prices AS p
+  WHERE p.item = l.item AND p.currency = l.currency AND p.valid_from <= for_day
+  ORDER BY p.valid_from DESC LIMIT 1;
+END $$;
+COMMENT ON FUNCTION classbill_internal.explain_pack(classbill.ledger) IS
+  'Step of explain: a pack line''s catalog price';
+
+CREATE FUNCTION classbill_internal.explain_rate(p_line classbill.ledger)
+RETURNS TABLE (what text, detail text, quantity numeric, amount numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  l classbill.ledger := p_line;
+  for_day date := coalesce(p_line.corrects, p_line.day);
+  rate classbill.rate_periods;
+BEGIN
+  IF l.product = 'usage' THEN
+    SELECT * INTO rate FROM classbill.rate_periods AS rp
+    WHERE rp.product = 'usage' AND rp.mode = l.mode AND rp.tier = l.tier AND rp.currency = l.currency
+      AND for_day >= rp.valid_from AND for_day < rp.valid_to;
+  ELSIF l.product = 'storage' THEN
+    SELECT * INTO rate FROM classbill.rate_periods AS rp
+    WHERE rp.product = 'storage' AND rp.currency = l.currency AND for_day >= rp.valid_from AND for_day < rp.valid_to;
+  ELSIF l.product = 'export' THEN
+    SELECT * INTO rate FROM classbill.rate_periods AS rp
+    WHERE rp.product = 'export' AND rp.currency = l.currency AND for_day >= rp.valid_from AND for_day < rp.valid_to;
+  END IF;
+  IF rate.price IS NOT NULL THEN
+    RETURN QUERY SELECT 'rate'::text,
+      format('%s %s%s%s from %s: %s a %s', rate.product, coalesce(rate.mode::text || ' ', ''),
+             coalesce(rate.tier::text || ' ', ''), rate.currency, rate.valid_from, rate.price,
+             CASE rate.product WHEN 'storage' THEN 'GB-month' ELSE 'minute' END),
+      rate.price, NULL::numeric;
+  END IF;
+END $$;
+COMMENT ON FUNCTION classbill_internal.explain_rate(classbill.ledger) IS
+  'Step of explain: the rate in effect on the day a usage, storage or export line bills';
+
 CREATE FUNCTION classbill.explain(line_id bigint)
 RETURNS TABLE (what text, detail text, quantity numeric, amount numeric)
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -187,17 +386,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   l classbill.ledger;
-  for_day date;
-  rate classbill.rate_periods;
-  was numeric;
-  now numeric;
 BEGIN
   SELECT * INTO l FROM classbill.ledger AS x WHERE x.line_id = explain.line_id;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no ledger line %', coalesce(explain.line_id::text, 'NULL')
       USING ERRCODE = '22023', HINT = 'Line ids are classbill.ledger.line_id.';
   END IF;
-  for_day := coalesce(l.corrects, l.day);
 
   RETURN QUERY SELECT 'line'::text,
     format('%s of account %s, billing day %s%s: %s %s, %s %s',
@@ -210,138 +404,14 @@ BEGIN
            classbill_internal.money_text(l.amount, l.currency), l.currency),
     l.quantity, l.amount;
 
-  IF l.product = 'usage' THEN
-    -- the group's presence that day, before this close and as it billed it
-    SELECT u.seconds INTO was FROM classbill.ledger_usage AS u
-    WHERE u.close_id < l.close_id AND u.account = l.account AND u.tier = l.tier AND u.mode = l.mode
-      AND u.day = for_day
-    ORDER BY u.close_id DESC LIMIT 1;
-    SELECT u.seconds INTO now FROM classbill.ledger_usage AS u
-    WHERE u.close_id = l.close_id AND u.account = l.account AND u.tier = l.tier AND u.mode = l.mode
-      AND u.day = for_day;
-    IF l.corrects IS NOT NULL THEN
-      RETURN QUERY SELECT 'before'::text,
-        format('%s %s presence on %s billed before: %s s, %s minutes', l.tier, l.mode, for_day,
-               coalesce(was, 0), classbill_internal.minutes_of(coalesce(was, 0))),
-        classbill_internal.minutes_of(coalesce(was, 0)), NULL::numeric;
-      IF now IS NOT NULL THEN
-        RETURN QUERY SELECT 'after'::text,
-          format('%s %s presence on %s now: %s s, rounded up to %s minutes (SPEC 1.7): %s minutes %s',
-                 l.tier, l.mode, for_day, now, classbill_internal.minutes_of(now), abs(classbill_internal.minutes_of(now) - classbill_internal.minutes_of(coalesce(was, 0))),
-                 CASE WHEN classbill_internal.minutes_of(now) >= classbill_internal.minutes_of(coalesce(was, 0)) THEN 'more' ELSE 'fewer' END),
-          classbill_internal.minutes_of(now), NULL::numeric;
-      ELSE
-        RETURN QUERY SELECT 'after'::text,
-          format('the overage of %s was drawn from a pack recorded late (SPEC 7.2)', for_day),
-          NULL::numeric, NULL::numeric;
-      END IF;
-      -- the rooms this close found changed in the group, before and after
-      RETURN QUERY
-      SELECT 'room'::text,
-             format('room %s: %s s before, %s s now%s', r.room, coalesce(p.seconds, 0), r.seconds,
-                    CASE WHEN p.account IS DISTINCT FROM r.account OR p.tier IS DISTINCT FROM r.tier
-                              OR p.mode IS DISTINCT FROM r.mode
-                         THEN format(' (billed before as %s %s %s)', coalesce(p.account, 'nothing'), p.tier, p.mode)
-                         ELSE '' END),
-             r.seconds, NULL::numeric
-      FROM classbill.ledger_rooms AS r
-      LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_rooms AS x
-                         WHERE x.room = r.room AND x.day = r.day AND x.close_id < r.close_id
-                         ORDER BY x.close_id DESC LIMIT 1) AS p ON true
-      WHERE r.close_id = l.close_id AND r.day = for_day
-        AND ((r.account, r.tier, r.mode) = (l.account, l.tier, l.mode)
-             OR (p.account, p.tier, p.mode) = (l.account, l.tier, l.mode))
-      ORDER BY r.room;
-    ELSE
-      RETURN QUERY SELECT 'billed'::text,
-        format('%s %s presence on %s: %s s, rounded up to %s minutes (SPEC 1.7)', l.tier, l.mode, for_day,
-               coalesce(now, 0), classbill_internal.minutes_of(coalesce(now, 0))),
-        classbill_internal.minutes_of(coalesce(now, 0)), NULL::numeric;
-      -- the group's rooms that day as this close billed them
-      RETURN QUERY
-      SELECT 'room'::text, format('room %s: %s s (%s min on its own)', r.room, r.seconds, classbill_internal.minutes_of(r.seconds)),
-             r.seconds, NULL::numeric
-      FROM (SELECT DISTINCT ON (x.room) x.* FROM classbill.ledger_rooms AS x
-            WHERE x.day = for_day AND x.close_id <= l.close_id
-              AND x.room IN (SELECT y.room FROM classbill.ledger_rooms AS y
-                             WHERE y.day = for_day AND y.account = l.account AND y.close_id <= l.close_id)
-            ORDER BY x.room, x.close_id DESC) AS r
-      WHERE (r.account, r.tier, r.mode) = (l.account, l.tier, l.mode) AND r.seconds > 0
-      ORDER BY r.seconds DESC, r.room;
-    END IF;
-    IF l.pack_id IS NOT NULL THEN
-      RETURN QUERY
-      SELECT 'pack'::text,
-             format('pack %s, %s (%s minutes), bought %s; %s minutes left after this line',
-                    k.pack_id, k.item, i.minutes, k.purchased_at,
-                    i.minutes - (SELECT sum(x.quantity) FROM classbill.ledger AS x
-                                 WHERE x.pack_id = k.pack_id AND x.product = 'usage'
-                                   AND x.line_id <= l.line_id)),
-             i.minutes::numeric, NULL::numeric
-      FROM classbill.packs AS k JOIN classbill.pack_items AS i ON i.item = k.item
-      WHERE k.pack_id = l.pack_id;
-    END IF;
-    SELECT * INTO rate FROM classbill.rate_periods AS rp
-    WHERE rp.product = 'usage' AND rp.mode = l.mode AND rp.tier = l.tier AND rp.currency = l.currency
-      AND for_day >= rp.valid_from AND for_day < rp.valid_to;
-  ELSIF l.product = 'storage' THEN
-    IF l.corrects IS NOT NULL THEN
-      RETURN QUERY
-      SELECT 'before'::text,
-             format('%s billed before: %s byte-marks, %s GB-month', for_day, coalesce(s.byte_marks, 0),
-                    round(classbill.gb_months(coalesce(s.byte_marks, 0), coalesce(s.marks, 288)), 9)),
-             coalesce(s.byte_marks, 0), NULL::numeric
-      FROM (SELECT NULL) AS dummy
-      LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_storage AS x
-                         WHERE x.account = l.account AND x.day = for_day AND x.close_id < l.close_id
-                         ORDER BY x.close_id DESC LIMIT 1) AS s ON true;
-    END IF;
-    RETURN QUERY
-    SELECT CASE WHEN l.corrects IS NULL THEN 'billed' ELSE 'after' END,
-           format('%s: %s byte-marks over %s marks = %s GB, %s GB-month', for_day, s.byte_marks, s.marks,
-                  round(s.byte_marks / (s.marks * classbill_internal.bytes_per_gb()), 6),
-                  round(classbill.gb_months(s.byte_marks, s.marks), 9)),
-           s.byte_marks, NULL::numeric
-    FROM classbill.ledger_storage AS s
-    WHERE s.close_id = l.close_id AND s.account = l.account AND s.day = for_day;
-    SELECT * INTO rate FROM classbill.rate_periods AS rp
-    WHERE rp.product = 'storage' AND rp.currency = l.currency AND for_day >= rp.valid_from AND for_day < rp.valid_to;
-  ELSIF l.product = 'export' THEN
-    IF l.corrects IS NOT NULL THEN
-      RETURN QUERY
-      SELECT 'before'::text,
-             format('%s billed before: %s s processed, %s minutes', for_day, coalesce(e.seconds, 0),
-                    classbill_internal.minutes_of(coalesce(e.seconds, 0))),
-             coalesce(e.seconds, 0), NULL::numeric
-      FROM (SELECT NULL) AS dummy
-      LEFT JOIN LATERAL (SELECT x.* FROM classbill.ledger_exports AS x
-                         WHERE x.account = l.account AND x.day = for_day AND x.close_id < l.close_id
-                         ORDER BY x.close_id DESC LIMIT 1) AS e ON true;
-    END IF;
-    RETURN QUERY
-    SELECT CASE WHEN l.corrects IS NULL THEN 'billed' ELSE 'after' END,
-           format('%s: %s s processed, rounded up to %s minutes (SPEC 5.1)', for_day, e.seconds, classbill_internal.minutes_of(e.seconds)),
-           e.seconds, NULL::numeric
-    FROM classbill.ledger_exports AS e
-    WHERE e.close_id = l.close_id AND e.account = l.account AND e.day = for_day;
-    SELECT * INTO rate FROM classbill.rate_periods AS rp
-    WHERE rp.product = 'export' AND rp.currency = l.currency AND for_day >= rp.valid_from AND for_day < rp.valid_to;
-  ELSIF l.product = 'pack' THEN
-    RETURN QUERY
-    SELECT 'price'::text, format('catalog price of %s in %s from %s: %s', p.item, p.currency, p.valid_from,
-                                 classbill_internal.money_text(p.price, p.currency)),
-           p.price, NULL::numeric
-    FROM classbill.pack_prices AS p
-    WHERE p.item = l.item AND p.currency = l.currency AND p.valid_from <= for_day
-    ORDER BY p.valid_from DESC LIMIT 1;
-  END IF;
-  IF rate.price IS NOT NULL THEN
-    RETURN QUERY SELECT 'rate'::text,
-      format('%s %s%s%s from %s: %s a %s', rate.product, coalesce(rate.mode::text || ' ', ''),
-             coalesce(rate.tier::text || ' ', ''), rate.currency, rate.valid_from, rate.price,
-             CASE rate.product WHEN 'storage' THEN 'GB-month' ELSE 'minute' END),
-      rate.price, NULL::numeric;
-  END IF;
+  CASE l.product
+    WHEN 'usage' THEN RETURN QUERY SELECT * FROM classbill_internal.explain_usage(l);
+    WHEN 'storage' THEN RETURN QUERY SELECT * FROM classbill_internal.explain_storage(l);
+    WHEN 'export' THEN RETURN QUERY SELECT * FROM classbill_internal.explain_export(l);
+    WHEN 'pack' THEN RETURN QUERY SELECT * FROM classbill_internal.explain_pack(l);
+    ELSE NULL;
+  END CASE;
+  RETURN QUERY SELECT * FROM classbill_internal.explain_rate(l);
 END $$;
 COMMENT ON FUNCTION classbill.explain(bigint) IS
   'Explain a ledger line down to what it billed (SPEC 7.3): the day''s presence and its rooms with their minutes, the pack and its balance, the storage or export basis, the rate or price in effect; for an adjustment, what was billed before and after, and the rooms that changed';

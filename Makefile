@@ -52,7 +52,7 @@ INSTALL_PARTS = \
 	sql/install/compat.sql \
 	sql/install/columns.sql \
 	sql/install/privileges.sql
-DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--1.1--$(EXTVERSION).sql
 
 # Released versions: their install and upgrade scripts are kept as
 # shipped, and each next version is reached by an upgrade script (ALTER
@@ -119,6 +119,13 @@ include $(PGXS)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
+
+# The upgrade from 1.1: its first part, the install script without what
+# 1.1 already has (sql/upgrade/from-install.awk), its last part.
+UPGRADE_1_1 = sql/upgrade/1.1--1.2-before.sql sql/upgrade/from-install.awk sql/upgrade/1.1--1.2-after.sql
+sql/$(EXTENSION)--1.1--$(EXTVERSION).sql: $(UPGRADE_1_1) $(INSTALL_PARTS)
+	{ cat sql/upgrade/1.1--1.2-before.sql; cat $(INSTALL_PARTS) | awk -f sql/upgrade/from-install.awk; \
+	  cat sql/upgrade/1.1--1.2-after.sql; } > $@
 
 # Every object depends on the headers it may include.
 $(OBJS): $(wildcard src/*.h)

@@ -358,6 +358,80 @@ classbill_verify_ledger(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/*
+ * classbill_internal.chain_ledger(): chain lines written before the chain
+ * existed (an upgrade from 1.1), in line order, from the first line on.
+ * Refused once any line carries a hash: a chain is never rewritten.
+ * Returns the lines chained.  The caller disables the ledger's
+ * append_only trigger around it.
+ */
+CB_FUNCTION(classbill_chain_ledger);
+Datum
+classbill_chain_ledger(PG_FUNCTION_ARGS)
+{
+	Portal		portal;
+	LineColumns *c = NULL;
+	uint8		prev[HASH_LEN];
+	int64		n = 0;
+	SPIPlanPtr	update;
+	Oid			types[3] = {BYTEAOID, BYTEAOID, INT8OID};
+	int			ret;
+
+	memset(prev, 0, HASH_LEN);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT 1 FROM classbill.ledger WHERE hash IS NOT NULL OR prev_hash IS NOT NULL LIMIT 1",
+					  true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read classbill.ledger");
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the ledger is chained already"),
+				 errdetail("chain_ledger chains a ledger none of whose lines has a hash (one written before 1.2).")));
+	update = SPI_prepare("UPDATE classbill.ledger SET prev_hash = $1, hash = $2 WHERE line_id = $3", 3, types);
+	if (update == NULL)
+		elog(ERROR, "could not prepare the update of the ledger's hashes");
+	portal = SPI_cursor_open_with_args(NULL, "SELECT * FROM classbill.ledger ORDER BY line_id",
+									   0, NULL, NULL, NULL, true, 0);
+	for (;;)
+	{
+		SPITupleTable *tab;
+		uint64		i,
+					rows;
+
+		SPI_cursor_fetch(portal, true, 10000);
+		tab = SPI_tuptable;
+		rows = SPI_processed;
+		if (rows == 0)
+			break;
+		for (i = 0; i < rows; i++)
+		{
+			HeapTuple	tup = tab->vals[i];
+			bool		isnull;
+			uint8		h[HASH_LEN];
+			Datum		args[3];
+
+			CHECK_FOR_INTERRUPTS();
+			if (c == NULL)
+				c = line_columns(tab->tupdesc, TopTransactionContext);
+			line_hash(c, tab->tupdesc, tup, prev, h);
+			args[0] = PointerGetDatum(hash_datum(prev));
+			args[1] = PointerGetDatum(hash_datum(h));
+			args[2] = heap_getattr(tup, c->id_att, tab->tupdesc, &isnull);
+			if (SPI_execute_plan(update, args, NULL, false, 0) != SPI_OK_UPDATE)
+				elog(ERROR, "could not write the hash of a ledger line");
+			memcpy(prev, h, HASH_LEN);
+			n++;
+		}
+		SPI_freetuptable(tab);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	head_known = false;
+	PG_RETURN_INT64(n);
+}
+
 /* ----------------------------------------------------------------
  * The role closes write as (SPEC 10.2)
  *

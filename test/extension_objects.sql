@@ -19,22 +19,30 @@ described AS (
                           ELSE pg_get_functiondef(p.oid) END || ' owner=' || p.proowner::regrole || ' acl=' || coalesce(p.proacl::text, 'default')
               FROM pg_proc AS p WHERE p.oid = m.objid)
            WHEN 'pg_class'::regclass THEN
-             (SELECT c.relkind::text || ' acl=' || coalesce(c.relacl::text, 'default') || ' '
+             (SELECT c.relkind::text || ' ' || c.relpersistence::text || ' rls=' || c.relrowsecurity::text
+                     || ' options=' || coalesce(c.reloptions::text, '') || ' owner=' || c.relowner::regrole::text
+                     || ' acl=' || coalesce(c.relacl::text, 'default') || ' '
                      || coalesce(pg_get_viewdef(c.oid) || '', '')
                      || coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                                     || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
                                                     || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
-                                                    || coalesce(' acl=' || a.attacl::text, ''),
+                                                    || coalesce(' acl=' || a.attacl::text, '')
+                                                    || ' stat=' || a.attstattarget::text
+                                                    || coalesce(' comment=' || col_description(a.attrelid, a.attnum), ''),
                                                     ', ' ORDER BY a.attnum)
                                   FROM pg_attribute AS a
                                   LEFT JOIN pg_attrdef AS ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
-                     || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1)
+                     || coalesce((SELECT string_agg(pg_get_indexdef(i.indexrelid), '; ' ORDER BY pg_get_indexdef(i.indexrelid))
                                   FROM pg_index AS i WHERE i.indrelid = c.oid), '')
-                     || coalesce((SELECT string_agg(co.conname || ' ' || pg_get_constraintdef(co.oid), '; ' ORDER BY 1)
+                     || coalesce((SELECT string_agg(co.conname || ' ' || pg_get_constraintdef(co.oid), '; ' ORDER BY co.conname)
                                   FROM pg_constraint AS co WHERE co.conrelid = c.oid), '')
-                     || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid), '; ' ORDER BY 1)
+                     || coalesce((SELECT string_agg(pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text, '; ' ORDER BY t.tgname)
                                   FROM pg_trigger AS t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '')
+                     || coalesce((SELECT string_agg(concat_ws(' ', p.polname, p.polcmd::text, p.polpermissive::text,
+                                                             p.polroles::regrole[]::text, pg_get_expr(p.polqual, p.polrelid),
+                                                             pg_get_expr(p.polwithcheck, p.polrelid)), '; ' ORDER BY p.polname)
+                                  FROM pg_policy AS p WHERE p.polrelid = c.oid), '')
               FROM pg_class AS c WHERE c.oid = m.objid)
            WHEN 'pg_type'::regclass THEN
              (SELECT t.typtype::text || ' ' || coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)

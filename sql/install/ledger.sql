@@ -252,6 +252,13 @@ LANGUAGE C STABLE;
 COMMENT ON FUNCTION classbill_internal.verify_chain() IS
   'Walk the ledger in line order: every line whose hash does not match its contents, or whose prev_hash does not match the line before it';
 
+CREATE FUNCTION classbill_internal.chain_ledger()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'classbill_chain_ledger'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION classbill_internal.chain_ledger() IS
+  'Chain the lines of a ledger written before 1.2, in line order (the upgrade from 1.1 runs it); refused once any line has a hash';
+
 CREATE FUNCTION classbill.verify_ledger()
 RETURNS TABLE (line_id bigint, problem text)
 LANGUAGE sql STABLE

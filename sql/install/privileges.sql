@@ -56,6 +56,7 @@ REVOKE EXECUTE ON ROUTINE
   classbill_internal.store_usage_days(date, date),
   classbill_internal.analyze_work(text),
   classbill_internal.keep_ledger(),
+  classbill_internal.chain_ledger(),
   classbill_internal.lock_sources(),
   classbill_internal.find_changes(bigint, date, date),
   classbill_internal.pick_rooms(bigint, date, text[], integer),
@@ -132,6 +133,7 @@ REVOKE EXECUTE ON ROUTINE
   classbill_internal.as_writer(text, date, text),
   classbill_internal.as_writer(text, date, date),
   classbill_internal.chain_line(),
+  classbill_internal.chain_ledger(),
   classbill_internal.audit_row()
 FROM classbill_writer;
 

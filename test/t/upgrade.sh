@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Upgrades: classbill 1.0 (the oldest released version) is installed and
+# Upgrades: classbill 1.0 (the oldest released version), then 1.1, is installed and
 # used (sources, rates, packs, stored usage values, thirteen closed days),
 # then ALTER EXTENSION classbill UPDATE takes it to the current version.
 # Stored usage values, ledger rows, pack balances and statements read the
@@ -10,11 +10,14 @@ source "$(dirname "$0")/../lib.sh"
 
 OLD=cb_upgrade_old
 NEW=cb_upgrade_new
-cb_psql -d postgres -c "DROP DATABASE IF EXISTS $OLD" -c "DROP DATABASE IF EXISTS $NEW" \
-	-c "CREATE DATABASE $OLD" -c "CREATE DATABASE $NEW"
 CURRENT=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$CB_ROOT/classbill.control")
 
-cb_psql -d $OLD -c "CREATE EXTENSION classbill VERSION '1.0'"
+upgrade_from() {
+	local FROM=$1
+	cb_psql -d postgres -c "DROP DATABASE IF EXISTS $OLD" -c "DROP DATABASE IF EXISTS $NEW" \
+	-c "CREATE DATABASE $OLD" -c "CREATE DATABASE $NEW"
+
+cb_psql -d $OLD -c "CREATE EXTENSION classbill VERSION '$FROM'"
 cb_psql -d $OLD -f "$CB_ROOT/test/sample_month.sql" >/dev/null
 cb_psql -d $OLD -f "$CB_ROOT/test/example_rates.sql" >/dev/null
 cb_psql -d $OLD >/dev/null <<'SQL'
@@ -42,12 +45,16 @@ SET timezone = 'UTC';
 SELECT 'version ' || extversion FROM pg_extension WHERE extname = 'classbill';
 SELECT 'stored ' || md5(string_agg(room || ' ' || usage::text, E'\n' ORDER BY room)) || ' ' || count(*) FROM stored;
 SELECT 'stored minutes ' || sum(classbill.minutes(usage)) || ' peak ' || max(classbill.peak(usage)) FROM stored;
-SELECT 'ledger ' || md5(string_agg(l::text, E'\n' ORDER BY l.line_id)) || ' ' || count(*) FROM classbill.ledger AS l;
+SELECT 'ledger ' || md5(string_agg((l.line_id, l.close_id, l.account, l.day, l.corrects, l.product, l.tier, l.mode,
+                                    l.pack_id, l.item, l.quantity, l.unit, l.unit_price, l.amount, l.currency)::text,
+                                   E'\n' ORDER BY l.line_id)) || ' ' || count(*) FROM classbill.ledger AS l;
 SELECT 'closed ' || count(*) || ' up to ' || max(day) FROM classbill.closed_days;
 SELECT 'balances ' || string_agg(pack_id || ':' || balance, ' ' ORDER BY pack_id) FROM classbill.ledger_pack_balances;
-SELECT 'statement ' || md5(string_agg(s::text, E'\n' ORDER BY s.account, s.product, s.tier, s.mode))
+SELECT 'statement ' || md5(string_agg((s.account, s.product, s.tier, s.mode, s.quantity, s.amount, s.currency)::text,
+                                      E'\n' ORDER BY s.account, s.product, s.tier, s.mode))
 FROM classbill.statement('2026-11-01') AS s;
-SELECT 'usage_days ' || md5(string_agg(u::text, E'\n' ORDER BY u.account, u.tier, u.mode, u.day)) FROM classbill.usage_days AS u;
+SELECT 'usage_days ' || md5(string_agg((u.account, u.tier, u.mode, u.day, u.seconds, u.minutes)::text,
+                                       E'\n' ORDER BY u.account, u.tier, u.mode, u.day)) FROM classbill.usage_days AS u;
 SQL
 }
 before=$(snapshot)
@@ -55,11 +62,11 @@ cb_psql -d $OLD -c "ALTER EXTENSION classbill UPDATE"
 after=$(snapshot)
 echo "$before" | sed 's/^/before: /'
 echo "$after" | sed 's/^/after:  /'
-[ "$(echo "$before" | head -1)" = "version 1.0" ] || { echo "the old database did not start at 1.0"; exit 1; }
-[ "$(echo "$after" | head -1)" = "version $CURRENT" ] || { echo "the update did not reach $CURRENT"; exit 1; }
+[ "$(echo "$before" | head -1)" = "version $FROM" ] || { echo "the old database did not start at $FROM"; return 1; }
+[ "$(echo "$after" | head -1)" = "version $CURRENT" ] || { echo "the update did not reach $CURRENT"; return 1; }
 if [ "$(echo "$before" | tail -n +2)" != "$(echo "$after" | tail -n +2)" ]; then
 	echo "stored values, ledger rows, balances or statements changed in the update"
-	exit 1
+	return 1
 fi
 
 # the upgraded extension keeps working
@@ -67,9 +74,16 @@ cb_psql -d $OLD -At <<'SQL' | tee "$CB_TMP/upgrade_after.out"
 SET client_min_messages = warning;
 CALL classbill.close_day('2026-11-14');
 SELECT 'closed after the update: ' || max(day) FROM classbill.closed_days;
+SELECT 'adjustments after the update: ' || count(*) FROM classbill.ledger WHERE corrects IS NOT NULL
+  AND close_id = (SELECT max(close_id) FROM classbill.closes);
+SELECT 'chain problems: ' || count(*) FROM classbill.verify_ledger();
+SELECT 'kept from DROP EXTENSION: ' || (to_regclass('classbill_internal.ledger_kept') IS NOT NULL);
 SELECT 'advice rows ' || count(*) FROM classbill.plan_advice('birch-tutors', '2026-11-01', '2026-12-01');
 SQL
-grep -q '^closed after the update: 2026-11-14$' "$CB_TMP/upgrade_after.out" || { echo "closing after the update failed"; exit 1; }
+grep -q '^closed after the update: 2026-11-14$' "$CB_TMP/upgrade_after.out" || { echo "closing after the update failed"; return 1; }
+grep -q '^adjustments after the update: 0$' "$CB_TMP/upgrade_after.out" || { echo "the first close after the update adjusted days 1.1 had closed"; return 1; }
+grep -q '^chain problems: 0$' "$CB_TMP/upgrade_after.out" || { echo "the ledger's chain does not verify after the update"; return 1; }
+grep -q '^kept from DROP EXTENSION: true$' "$CB_TMP/upgrade_after.out" || { echo "the ledger is not kept from DROP EXTENSION after the update"; return 1; }
 
 # the same objects as a fresh install
 cb_psql -d $NEW -c "CREATE EXTENSION classbill"
@@ -77,7 +91,28 @@ cb_psql -d $OLD -At -f "$CB_ROOT/test/extension_objects.sql" >"$CB_TMP/objects_u
 cb_psql -d $NEW -At -f "$CB_ROOT/test/extension_objects.sql" >"$CB_TMP/objects_fresh.txt"
 if ! diff "$CB_TMP/objects_upgraded.txt" "$CB_TMP/objects_fresh.txt"; then
 	echo "the upgraded extension's objects differ from a fresh install's (< upgraded, > fresh)"
+	return 1
+fi
+echo "$FROM -> $CURRENT: data reads the same, $(wc -l <"$CB_TMP/objects_fresh.txt") objects identical to a fresh install"
+cb_psql -d postgres -c "DROP DATABASE $OLD" -c "DROP DATABASE $NEW"
+}
+
+upgrade_from 1.0
+upgrade_from 1.1
+
+# A view of the user's over a function whose parameters 1.2 renames keeps
+# the update from dropping it: the update stops, names the view, and
+# leaves 1.1 as it was.
+cb_psql -d postgres -c "DROP DATABASE IF EXISTS $OLD" >/dev/null
+cb_psql -d postgres -c "CREATE DATABASE $OLD" >/dev/null
+cb_psql -d $OLD -c "CREATE EXTENSION classbill VERSION '1.1'" \
+	-c "CREATE VIEW my_days AS SELECT * FROM classbill.billable_days('2026-11-01', '2026-12-01')" >/dev/null
+if out=$(cb_psql -d $OLD -c "ALTER EXTENSION classbill UPDATE" 2>&1); then
+	echo "the update went ahead over a view that uses a renamed function"
 	exit 1
 fi
-echo "1.0 -> $CURRENT: data reads the same, $(wc -l <"$CB_TMP/objects_fresh.txt") objects identical to a fresh install"
-cb_psql -d postgres -c "DROP DATABASE $OLD" -c "DROP DATABASE $NEW"
+echo "$out" | grep -q 'view public.my_days uses classbill.billable_days' || { echo "the refusal does not name the view: $out"; exit 1; }
+[ "$(cb_psql -d $OLD -At -c "SELECT extversion FROM pg_extension WHERE extname = 'classbill'")" = 1.1 ] ||
+	{ echo "the refused update changed the version"; exit 1; }
+echo "an update over a view of the user's that uses a renamed function: refused, naming it, 1.1 left as it was"
+cb_psql -d postgres -c "DROP DATABASE $OLD" >/dev/null

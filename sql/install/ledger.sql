@@ -783,16 +783,21 @@ COMMENT ON FUNCTION classbill_internal.pick_rooms(bigint, date, text[], integer)
 
 -- Step 3: the rooms' usage per day, checked -----------------------------------
 
+-- Each room's usage is computed where its rows are: on a partitioned or
+-- sharded events source, partition by partition (postgres_fdw sends the
+-- aggregation to the shards).
 CREATE FUNCTION classbill_internal.read_rooms(p_close bigint, p_lo date, p_day date)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_partitionwise_aggregate = on
 AS $$
 DECLARE
   events regclass := classbill.source('events');
   room_type text;
   which text;
   rooms text;
+  bad record;
 BEGIN
   SELECT format_type(a.atttypid, a.atttypmod) INTO room_type
   FROM pg_attribute AS a WHERE a.attrelid = events AND a.attname = 'room';
@@ -809,6 +814,22 @@ BEGIN
   EXECUTE format('INSERT INTO classbill_internal.work_results SELECT $3, r.*, r.accounts FROM (%s) AS r',
                  classbill_internal.room_results_sql(which))
   USING NULL::timestamptz, NULL::timestamptz, p_close, classbill.billing_timezone(), true;
+  -- SPEC 9: the zone of the session that bills decides.  The query above
+  -- already refuses a value of another zone wherever it was built (the
+  -- zone goes with it, a constant); this checks it again here, where the
+  -- bill is computed, whatever a shard or worker did.
+  SELECT w.room, classbill.billing_timezone(w.usage) AS zone INTO bad
+  FROM classbill_internal.work_results AS w
+  WHERE w.close_id = p_close AND w.usage IS NOT NULL
+    AND classbill.billing_timezone(w.usage) <> classbill.billing_timezone()
+  LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'the usage of room % was built for billing time zone "%", but this close bills in "%"',
+                    bad.room, bad.zone, classbill.billing_timezone()
+      USING ERRCODE = '22023',
+            DETAIL = 'A node that computed it (a shard, a worker) uses another classbill.billing_timezone.',
+            HINT = 'Set classbill.billing_timezone alike on every node (postgres_fdw: the server''s options), then close again.';
+  END IF;
   -- rooms with no events left: nothing of them bills now
   INSERT INTO classbill_internal.work_results (close_id, room)
   SELECT p_close, w.room

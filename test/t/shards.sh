@@ -171,3 +171,95 @@ echo "$billed" | grep -A2 ERROR || echo "$billed" | tail -5
 echo "$billed" | grep -q 'classbill.usage value is for billing time zone "UTC", but it is billed in "Asia/Shanghai"' ||
 	{ echo "billing shard values of another zone did not fail"; exit 1; }
 echo "zone mismatches are errors"
+
+cb_say "closes over the shards give the ledger of one node"
+# back in one zone
+for s in 1 2; do
+	on coord -c "ALTER SERVER shard$s OPTIONS (SET options '-c classbill.billing_timezone=Asia/Shanghai')" >/dev/null
+done
+# Closes read the sources as classbill_writer.  On each shard it logs in
+# as a role that may read that shard's events and run classbill's
+# functions (classbill_reader), and nothing else, with a password
+# (postgres_fdw asks one of every role but a superuser).
+for s in 1 2; do
+	on shard$s -q -c "CREATE ROLE billing_reader LOGIN PASSWORD 'reader-secret' IN ROLE classbill_reader" \
+		-c "GRANT SELECT ON events_$((s - 1)) TO billing_reader"
+	hba="$DIR/shard$s/pg_hba.conf"
+	{ echo "host all billing_reader 127.0.0.1/32 scram-sha-256"; cat "$hba"; } >"$hba.new"
+	cb_as_server_user cp "$hba.new" "$hba"
+	on shard$s -q -c "SELECT pg_reload_conf()" >/dev/null
+	on coord -q -c "CREATE USER MAPPING FOR classbill_writer SERVER shard$s
+	                OPTIONS (user 'billing_reader', password 'reader-secret')"
+done
+# the single node: the same rows in a database of their own
+on coord -q -c "CREATE DATABASE single"
+single() { cb_psql -h 127.0.0.1 -p "$(port_of coord)" -U postgres -d single "$@"; }
+sharded() { on coord "$@"; }
+single -q <<'SQL'
+CREATE EXTENSION classbill;
+CREATE TABLE events (room int, participant text, event text, at timestamptz);
+CREATE TABLE rooms (room int PRIMARY KEY, account text, mode text, width int, height int);
+SQL
+on coord -c "COPY events_single TO STDOUT" | single -c "COPY events FROM STDIN"
+on coord -c "COPY rooms TO STDOUT" | single -c "COPY rooms FROM STDIN"
+
+setup_billing() { # db
+	"$1" -q <<'SQL' >/dev/null
+SET client_min_messages = warning;
+SELECT classbill.register_source('rooms', 'rooms');
+SELECT classbill.register_source('events', 'events');
+INSERT INTO classbill.accounts SELECT 'acct' || k, 'postpaid', 'CNY' FROM generate_series(0, 12) AS k;
+INSERT INTO classbill.rates (product, mode, tier, currency, valid_from, price) VALUES
+  ('usage', '1v1', '480p', 'CNY', '2026-01-01', 0.045), ('usage', '1vn', '480p', 'CNY', '2026-01-01', 0.028),
+  ('usage', '1v1', '720p', 'CNY', '2026-01-01', 0.08), ('usage', '1vn', '720p', 'CNY', '2026-01-01', 0.06);
+SQL
+}
+close_days() { # db first last
+	local d
+	for d in $(seq "$2" "$3"); do
+		"$1" -q -c "SET client_min_messages = warning" -c "CALL classbill.close_day('2026-11-0$d')"
+	done
+}
+late_rows() { # db: a session added to room 2 on 11-02, a leave of room 3 (11-04) moved, a leave of room 4 (11-05) removed
+	"$1" -q <<'SQL'
+INSERT INTO events VALUES (2, 'late', 'join', '2026-11-02 20:00+08'), (2, 'late', 'leave', '2026-11-02 20:45+08');
+UPDATE events SET at = at + interval '7 minutes'
+WHERE room = 3 AND event = 'leave' AND at >= '2026-11-04 00:00+08' AND at < '2026-11-05 00:00+08';
+DELETE FROM events WHERE room = 4 AND participant = 'p1' AND event = 'leave'
+  AND at >= '2026-11-05 00:00+08' AND at < '2026-11-06 00:00+08';
+SQL
+}
+ledger() { # db
+	"$1" -At -c "SELECT md5(string_agg(concat_ws(' ', account, day, corrects, product, tier, mode, quantity, amount), ','
+	                                     ORDER BY account, day, corrects, product, tier, mode, quantity))
+	                    || ' ' || count(*) || ' lines, ' || count(*) FILTER (WHERE corrects IS NOT NULL) || ' adjustments'
+	             FROM classbill.ledger"
+}
+setup_billing sharded
+setup_billing single
+on coord -q -c "SET enable_partitionwise_aggregate = on" >/dev/null
+close_days sharded 1 5
+close_days single 1 5
+late_rows sharded
+late_rows single
+close_days sharded 6 7
+close_days single 6 7
+a=$(ledger sharded)
+b=$(ledger single)
+echo "sharded: $a"
+echo "single:  $b"
+[ "$a" = "$b" ] || { echo "the ledgers of the sharded and the single-node closes differ"; exit 1; }
+case $a in *" 0 adjustments") echo "the late rows made no adjustment"; exit 1 ;; esac
+on coord -At -c "SELECT 'chain problems: ' || count(*) FROM classbill.verify_ledger()"
+
+cb_say "a shard in another billing time zone stops the close, which writes nothing"
+on coord -c "ALTER SERVER shard2 OPTIONS (SET options '-c classbill.billing_timezone=UTC')" >/dev/null
+refused=$(on coord -c "CALL classbill.close_day('2026-11-08')" 2>&1 || true)
+echo "$refused" | grep ERROR || echo "$refused" | tail -5
+echo "$refused" | grep -q 'billing time zone "UTC", but it is billed in "Asia/Shanghai"\|built for billing time zone "UTC", but this close bills in "Asia/Shanghai"' ||
+	{ echo "a close over a shard of another zone did not fail on the zone"; exit 1; }
+[ "$(on coord -At -c "SELECT count(*) FROM classbill.closes WHERE day = '2026-11-08'")" = 0 ] ||
+	{ echo "the refused close wrote something"; exit 1; }
+on coord -c "ALTER SERVER shard2 OPTIONS (SET options '-c classbill.billing_timezone=Asia/Shanghai')" >/dev/null
+on coord -q -c "SET client_min_messages = warning" -c "CALL classbill.close_day('2026-11-08')"
+echo "closes over postgres_fdw equal one node; a shard in another zone is an error"

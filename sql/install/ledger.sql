@@ -686,9 +686,10 @@ BEGIN
       INSERT INTO classbill_internal.work_days (close_id, source, day, now, was)
       SELECT $6, $3, coalesce(n.day, b.day), coalesce(n.digest, classbill_internal.zero_digest()),
              coalesce(b.digest, classbill_internal.zero_digest())
-      FROM (SELECT (d).day, (d).digest
-            FROM (SELECT unnest(classbill_internal.day_digests(%1$s)) AS d
-                  FROM %2$s AS x WHERE x.%3$I >= $1 AND x.%3$I < $2) AS q) AS n
+      FROM (SELECT d.day, d.digest
+            FROM (SELECT classbill_internal.day_digests(%1$s) AS ds
+                  FROM %2$s AS x WHERE x.%3$I >= $1 AND x.%3$I < $2) AS q,
+                 unnest(q.ds) AS d) AS n
       FULL JOIN (SELECT g.day, g.digest FROM classbill_internal.digest_days AS g
                  WHERE g.source = $3 AND g.day >= $4 AND g.day < $5) AS b ON b.day = n.day
       WHERE coalesce(n.digest, classbill_internal.zero_digest())
@@ -711,9 +712,10 @@ BEGIN
       SELECT $1, $2, coalesce(n.day, b.day), coalesce(n.room, b.room),
              coalesce(n.digest, classbill_internal.zero_digest()),
              coalesce(b.digest, classbill_internal.zero_digest())
-      FROM (SELECT q.room, (q.d).day, (q.d).digest
-            FROM (SELECT x.room::text AS room, unnest(classbill_internal.day_digests(%1$s)) AS d
-                  FROM %2$s AS x WHERE %3$s GROUP BY x.room) AS q) AS n
+      FROM (SELECT q.room, d.day, d.digest
+            FROM (SELECT x.room::text AS room, classbill_internal.day_digests(%1$s) AS ds
+                  FROM %2$s AS x WHERE %3$s GROUP BY x.room) AS q,
+                 unnest(q.ds) AS d) AS n
       FULL JOIN (SELECT g.day, g.room, g.digest FROM classbill_internal.digest_rooms AS g
                  WHERE g.source = $2 AND g.day = ANY ($3)) AS b
         ON b.day = n.day AND b.room = n.room

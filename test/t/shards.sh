@@ -24,7 +24,7 @@ stop_nodes() {
 			cb_as_server_user "$PG_BIN/pg_ctl" -D "$DIR/$n" -m immediate -w -s stop || true
 	done
 }
-trap stop_nodes EXIT
+trap '[ -n "${CB_KEEP_NODES:-}" ] || stop_nodes' EXIT
 
 port_of() { case $1 in coord) echo $BASE ;; shard1) echo $((BASE + 1)) ;; shard2) echo $((BASE + 2)) ;; esac; }
 on() { local n=$1; shift; cb_psql -h 127.0.0.1 -p "$(port_of "$n")" -U postgres -d postgres "$@"; }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "units.h"
+
 /*
  * Event kinds, numbered in the order SPEC 1.3 processes them at one
  * instant: leave, stage_down, end, heartbeat, join, stage_up.
@@ -66,7 +68,6 @@ typedef struct CbEvent
  * microseconds since 2000-01-01 UTC.  Bounding time keeps every duration
  * and every per-session day count small (SPEC 8: such rows are errors).
  */
-#define CB_USEC_PER_DAY		INT64_C(86400000000)
 #define CB_MIN_AT			(INT64_C(-36524) * CB_USEC_PER_DAY)
 #define CB_MAX_AT			(INT64_C(109573) * CB_USEC_PER_DAY)
 /* billing days that can hold presence, in days since 2000-01-01 */

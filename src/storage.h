@@ -25,8 +25,9 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "units.h"
 
-#define CB_MARK_USEC	INT64_C(300000000)	/* 5 minutes */
+#define CB_MARK_USEC	(5 * CB_USEC_PER_MINUTE)
 #define CB_NO_END		INT64_MAX	/* stored until further notice */
 #define CB_STORAGE_MAX_DAYS	36600	/* a window of a century at most */
 

@@ -93,9 +93,9 @@ static int64
 retention_usec(Interval *iv, bool *overflow)
 {
 	int64		usec = iv->time;
-	int64		days = (int64) iv->month * 30 + iv->day;
+	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
 
-	*overflow = pg_mul_s64_overflow(days, USECS_PER_DAY, &days) ||
+	*overflow = pg_mul_s64_overflow(days, CB_USEC_PER_DAY, &days) ||
 		pg_add_s64_overflow(usec, days, &usec);
 	return usec;
 }

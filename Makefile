@@ -9,6 +9,7 @@ MODULE_big = classbill
 
 # Plain C, no PostgreSQL types: the rules themselves (fuzzed alone).
 CORE_OBJS = \
+	src/account_codec.o \
 	src/concurrency.o \
 	src/drawdown.o \
 	src/room_state.o \

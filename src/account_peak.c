@@ -28,10 +28,9 @@
 #include "utils/memutils.h"
 #include "utils/typcache.h"
 
-#include "byteorder.h"
+#include "account_codec.h"
 #include "concurrency.h"
 #include "event_input.h"
-#include "state_codec.h"
 
 typedef struct Room
 {
@@ -198,32 +197,22 @@ classbill_account_peak_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(as1);
 }
 
-/*
- * Serialized form, version 1: "CBA", version byte, room count, then per
- * room its name's length, its name, its state's length and its state in
- * the form of state_codec.h; all integers big-endian.
- */
-#define ACCOUNT_MAGIC	"CBA"
-#define ACCOUNT_VERSION 1
-
+/* The serialized form is account_codec.h's; this only wraps it in a bytea. */
 CB_FUNCTION(classbill_account_peak_serial);
 Datum
 classbill_account_peak_serial(PG_FUNCTION_ARGS)
 {
 	AccountState *as = (AccountState *) PG_GETARG_POINTER(0);
-	uint64		size = 8;
+	uint64		size = CB_ACCOUNT_HEADER;
 	bytea	   *result;
 	uint8	   *p;
 	uint32		k;
 
-	for (k = 0; k < as->nrooms; k++)
+	for (k = 0; k < as->nrooms && size <= MaxAllocSize; k++)
 	{
-		size_t		s = cb_room_serial_size(as->rooms[k].st);
+		uint64		s = cb_account_room_size(as->rooms[k].namelen, as->rooms[k].st);
 
-		if (s == 0 || s > PG_UINT32_MAX)
-			size = PG_UINT64_MAX;
-		else
-			size += 8 + (uint64) as->rooms[k].namelen + s;
+		size = (s == 0) ? PG_UINT64_MAX : size + s;
 	}
 	if (size > MaxAllocSize - VARHDRSZ)
 		ereport(ERROR,
@@ -233,32 +222,11 @@ classbill_account_peak_serial(PG_FUNCTION_ARGS)
 				 errhint("Disable parallel aggregation for this query (SET max_parallel_workers_per_gather = 0).")));
 	result = palloc(VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
-	p = (uint8 *) VARDATA(result);
-	memcpy(p, ACCOUNT_MAGIC, 3);
-	p[3] = ACCOUNT_VERSION;
-	cb_put32(p + 4, as->nrooms);
-	p += 8;
+	p = cb_account_write_header((uint8 *) VARDATA(result), as->nrooms);
 	for (k = 0; k < as->nrooms; k++)
-	{
-		Room	   *r = &as->rooms[k];
-		size_t		s = cb_room_serial_size(r->st);
-
-		cb_put32(p, r->namelen);
-		memcpy(p + 4, r->name, r->namelen);
-		p += 4 + r->namelen;
-		cb_put32(p, (uint32) s);
-		cb_room_serialize(r->st, p + 4);
-		p += 4 + s;
-	}
+		p = cb_account_write_room(p, as->rooms[k].name, as->rooms[k].namelen,
+								  as->rooms[k].st);
 	PG_RETURN_BYTEA_P(result);
-}
-
-static void
-bad_account_state(const char *why)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-			 errmsg("invalid account_peak aggregate state: %s", why)));
 }
 
 CB_FUNCTION(classbill_account_peak_deserial);
@@ -266,44 +234,34 @@ Datum
 classbill_account_peak_deserial(PG_FUNCTION_ARGS)
 {
 	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
-	const uint8 *p = (const uint8 *) VARDATA_ANY(raw);
-	const uint8 *end = p + VARSIZE_ANY_EXHDR(raw);
-	AccountState *as = account_create(CurrentMemoryContext);
-	CbMem		mem = cb_memory_in(CurrentMemoryContext);
-	uint32		nrooms,
-				k;
+	CbAccountView v;
+	const char *why;
+	AccountState *as;
+	CbMem		mem;
+	const uint8 *p;
+	uint32		k;
 
-	if (end - p < 8 || memcmp(p, ACCOUNT_MAGIC, 3) != 0 || p[3] != ACCOUNT_VERSION)
-		bad_account_state("not a version 1 account_peak state");
-	nrooms = cb_get32(p + 4);
-	p += 8;
-	for (k = 0; k < nrooms; k++)
+	why = cb_account_open((const uint8 *) VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), &v);
+	if (why != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid account_peak aggregate state: %s", why)));
+	as = account_create(CurrentMemoryContext);
+	mem = cb_memory_in(CurrentMemoryContext);
+	/* a name that comes twice is one room, as in the transition */
+	for (k = 0, p = v.rooms; k < v.nrooms; k++)
 	{
-		uint32		namelen,
-					statelen;
-		const uint8 *name;
-		CbStateView v;
-		const char *why;
+		CbAccountRoom room;
 		CbRoomState *st;
 		Room	   *r;
 
-		if (end - p < 4 || (uint64) (end - p - 4) < (namelen = cb_get32(p)))
-			bad_account_state("room name runs past the end");
-		name = p + 4;
-		p += 4 + namelen;
-		if (end - p < 4 || (uint64) (end - p - 4) < (statelen = cb_get32(p)))
-			bad_account_state("room state runs past the end");
-		why = cb_state_open(p + 4, statelen, &v);
-		if (why != NULL)
-			bad_account_state(why);
-		p += 4 + statelen;
-		cb_check_room(cb_room_deserialize(&v, &mem, &st));
-		r = room_of(as, (const char *) name, namelen);
+		cb_account_room(&v, p, &room);
+		p = room.next;
+		cb_check_room(cb_room_deserialize(&room.state, &mem, &st));
+		r = room_of(as, room.name, room.namelen);
 		cb_check_room(cb_room_merge(&r->st, &mem, st));
 		cb_room_free(st, &mem);
 	}
-	if (p != end)
-		bad_account_state("bytes after the last room");
 	PG_RETURN_POINTER(as);
 }
 

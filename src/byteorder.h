@@ -5,7 +5,9 @@
  *
  * Plain C.  Every serialized form (usage values, aggregate states) is read
  * and written through these, never by copying a struct, so the bytes mean
- * the same on every machine.
+ * the same on every machine.  They go byte by byte, so p needs no
+ * alignment.  The 128-bit ones use the compiler's __int128 (GCC and
+ * Clang), as the storage sums do (storage.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +39,13 @@ cb_put64(uint8_t *p, uint64_t v)
 	cb_put32(p + 4, (uint32_t) v);
 }
 
+static inline void
+cb_put128(uint8_t *p, unsigned __int128 v)
+{
+	cb_put64(p, (uint64_t) (v >> 64));
+	cb_put64(p + 8, (uint64_t) v);
+}
+
 static inline uint16_t
 cb_get16(const uint8_t *p)
 {
@@ -54,6 +63,12 @@ static inline uint64_t
 cb_get64(const uint8_t *p)
 {
 	return ((uint64_t) cb_get32(p) << 32) | cb_get32(p + 4);
+}
+
+static inline unsigned __int128
+cb_get128(const uint8_t *p)
+{
+	return ((unsigned __int128) cb_get64(p) << 64) | cb_get64(p + 8);
 }
 
 #endif							/* CLASSBILL_BYTEORDER_H */

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "units.h"
+
 /*
  * Event kinds, numbered in the order SPEC 1.3 processes them at one
  * instant: leave, stage_down, end, heartbeat, join, stage_up.
@@ -35,9 +37,21 @@ typedef enum CbEventKind
 } CbEventKind;
 
 #define CB_NUM_KINDS		6
-#define CB_KIND_SHIFT		29
+
+/*
+ * The key: kind in the top CB_KIND_BITS bits, participant below.  Every
+ * packing and unpacking of a key goes through these (the room buffer's
+ * narrow key, room_state.h, takes its kind field's width from here too).
+ */
+#define CB_KIND_BITS		3
+#define CB_KIND_SHIFT		(32 - CB_KIND_BITS)
 #define CB_MAX_PARTICIPANTS	((uint32_t) 1 << CB_KIND_SHIFT)	/* exclusive */
 #define CB_PID_MASK			(CB_MAX_PARTICIPANTS - 1)
+#define CB_KEY(kind, pid)	(((uint32_t) (kind) << CB_KIND_SHIFT) | (uint32_t) (pid))
+#define CB_KEY_KIND(key)	((int) ((uint32_t) (key) >> CB_KIND_SHIFT))
+#define CB_KEY_PID(key)		((uint32_t) (key) & CB_PID_MASK)
+
+_Static_assert(CB_NUM_KINDS <= 1 << CB_KIND_BITS, "event kinds fit in the key");
 
 /*
  * Long loops (sorting, sweeping, counting) call cb_interrupt_hook every
@@ -58,7 +72,7 @@ typedef struct CbEvent
 {
 	uint32_t	at_lo;
 	uint32_t	at_hi;
-	uint32_t	key;			/* kind << CB_KIND_SHIFT | participant */
+	uint32_t	key;			/* CB_KEY(kind, participant) */
 } CbEvent;
 
 /*
@@ -66,7 +80,6 @@ typedef struct CbEvent
  * microseconds since 2000-01-01 UTC.  Bounding time keeps every duration
  * and every per-session day count small (SPEC 8: such rows are errors).
  */
-#define CB_USEC_PER_DAY		INT64_C(86400000000)
 #define CB_MIN_AT			(INT64_C(-36524) * CB_USEC_PER_DAY)
 #define CB_MAX_AT			(INT64_C(109573) * CB_USEC_PER_DAY)
 /* billing days that can hold presence, in days since 2000-01-01 */
@@ -84,13 +97,13 @@ cb_event_at(const CbEvent *e)
 static inline int
 cb_event_kind(const CbEvent *e)
 {
-	return (int) (e->key >> CB_KIND_SHIFT);
+	return CB_KEY_KIND(e->key);
 }
 
 static inline uint32_t
 cb_event_pid(const CbEvent *e)
 {
-	return e->key & CB_PID_MASK;
+	return CB_KEY_PID(e->key);
 }
 
 static inline void
@@ -98,7 +111,7 @@ cb_event_set(CbEvent *e, int64_t at, int kind, uint32_t pid)
 {
 	e->at_lo = (uint32_t) ((uint64_t) at & 0xFFFFFFFFu);
 	e->at_hi = (uint32_t) ((uint64_t) at >> 32);
-	e->key = ((uint32_t) kind << CB_KIND_SHIFT) | pid;
+	e->key = CB_KEY(kind, pid);
 }
 
 /* Does this kind name a participant (everything but "end")? */

@@ -346,8 +346,9 @@ cb_room_participant(CbRoomState **stp, const CbMem *mem, const char *name,
 static inline void
 narrow_to_event(const CbRoomState *st, uint64_t key, CbEvent *e)
 {
-	cb_event_set(e, st->base + (int64_t) (key >> 19), (int) ((key >> 16) & 7),
-				 (uint32_t) (key & 0xFFFF));
+	cb_event_set(e, st->base + (int64_t) (key >> CB_NARROW_AT_SHIFT),
+				 (int) ((key >> CB_NARROW_KIND_SHIFT) & CB_NARROW_KIND_MASK),
+				 (uint32_t) (key & CB_NARROW_PID_MASK));
 }
 
 /* Rewrite every event in 12 bytes, for good. */
@@ -434,11 +435,11 @@ cb_room_event(const CbRoomState *st, uint32_t i, CbEvent *e)
 /* ----------------------------------------------------------------
  * Order
  *
- * Narrow keys sort as integers; the low 16 bits (the participant) do not
- * take part, as rows of one instant and kind need no order (sweep.c).
+ * Narrow keys sort as integers; the participant's low bits do not take
+ * part, as rows of one instant and kind need no order (sweep.c).
  * ----------------------------------------------------------------
  */
-#define NARROW_ORDER(k)	((k) >> 16)
+#define NARROW_ORDER(k)	((k) >> CB_NARROW_KIND_SHIFT)
 
 #define SORT_NAME sort_keys
 #define SORT_TYPE uint64_t

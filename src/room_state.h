@@ -52,8 +52,15 @@ typedef struct CbRoomState
 
 #define CB_ROOM_RECORD_BYTES	8	/* per participant, see room_state.c */
 #define CB_WIDE				INT64_MIN
-#define CB_NARROW_SPAN		(INT64_C(1) << 45)
-#define CB_NARROW_MAX_PIDS	65536
+
+/* The narrow key: its kind field as wide as the 12-byte key's (event.h) */
+#define CB_NARROW_PID_BITS	16
+#define CB_NARROW_KIND_SHIFT	CB_NARROW_PID_BITS
+#define CB_NARROW_AT_SHIFT	(CB_NARROW_KIND_SHIFT + CB_KIND_BITS)
+#define CB_NARROW_SPAN		(INT64_C(1) << (64 - CB_NARROW_AT_SHIFT))	/* 2^45 */
+#define CB_NARROW_MAX_PIDS	((uint32_t) 1 << CB_NARROW_PID_BITS)
+#define CB_NARROW_PID_MASK	(CB_NARROW_MAX_PIDS - 1)
+#define CB_NARROW_KIND_MASK	((1u << CB_KIND_BITS) - 1)
 
 typedef enum CbRoomStatus
 {
@@ -81,7 +88,8 @@ extern CbRoomStatus cb_room_add_event_slow(CbRoomState **st, const CbMem *mem,
 static inline uint64_t
 narrow_key(const CbRoomState *st, int64_t at, int kind, uint32_t pid)
 {
-	return ((uint64_t) (at - st->base) << 19) | ((uint64_t) kind << 16) | pid;
+	return ((uint64_t) (at - st->base) << CB_NARROW_AT_SHIFT) |
+		((uint64_t) kind << CB_NARROW_KIND_SHIFT) | pid;
 }
 
 /* The common case inline: a narrow event that fits where there is room. */

@@ -51,8 +51,7 @@ cb_state_event(const CbStateView *v, uint32_t i, CbEvent *e)
 	const uint8_t *p = v->events + (size_t) i * CB_STATE_EVENTSIZE;
 	uint32_t	key = cb_get32(p + 8);
 
-	cb_event_set(e, (int64_t) cb_get64(p), (int) (key >> CB_KIND_SHIFT),
-				 key & CB_PID_MASK);
+	cb_event_set(e, (int64_t) cb_get64(p), CB_KEY_KIND(key), CB_KEY_PID(key));
 }
 
 const char *

@@ -8,9 +8,16 @@
  * from ceil((a - s) / P) up to ceil((b - s) / P), clipped to the day.  No
  * loop over marks anywhere.
  *
+ * The state's serialized form (format in the header) is written and
+ * checked here too, beside the sums it carries.
+ *
  *-------------------------------------------------------------------------
  */
 #include "storage.h"
+
+#include <string.h>
+
+#include "byteorder.h"
 
 /* ceil(n / d) for d > 0 and any n */
 static inline int64_t
@@ -131,4 +138,97 @@ cb_int128
 cb_storage_byte_marks(const CbStorage *s, uint32_t i)
 {
 	return s->whole[i] * cb_day_marks(s->starts[i], s->starts[i + 1]) + s->partial[i];
+}
+
+/* ----------------------------------------------------------------
+ * Serialized form
+ * ----------------------------------------------------------------
+ */
+static const uint8_t magic[3] = {'C', 'B', 'G'};
+
+size_t
+cb_storage_state_size(uint32_t ndays)
+{
+	return CB_STORAGE_STATE_HEADER +
+		(2 * (size_t) ndays + 1) * CB_STORAGE_SUMSIZE;
+}
+
+void
+cb_storage_serialize(const CbStorage *s, uint8_t *out)
+{
+	uint8_t    *p = out;
+	uint32_t	i;
+
+	memcpy(p, magic, 3);
+	p[3] = CB_STORAGE_STATE_VERSION;
+	cb_put32(p + 4, (uint32_t) s->first_day);
+	cb_put32(p + 8, (uint32_t) (s->first_day + (int32_t) s->ndays));
+	cb_put64(p + 12, (uint64_t) s->files);
+	p += CB_STORAGE_STATE_HEADER;
+	for (i = 0; i <= s->ndays; i++, p += CB_STORAGE_SUMSIZE)
+		cb_put128(p, (unsigned __int128) s->whole[i]);
+	for (i = 0; i < s->ndays; i++, p += CB_STORAGE_SUMSIZE)
+		cb_put128(p, (unsigned __int128) s->partial[i]);
+}
+
+static inline cb_int128
+get_sum(const uint8_t *sums, uint32_t i)
+{
+	return (cb_int128) cb_get128(sums + (size_t) i * CB_STORAGE_SUMSIZE);
+}
+
+const char *
+cb_storage_open(const uint8_t *buf, size_t len, CbStorageView *v)
+{
+	int32_t		from,
+				to;
+	cb_int128	running = 0;
+	uint32_t	i;
+
+	if (len < CB_STORAGE_STATE_HEADER || memcmp(buf, magic, 3) != 0 ||
+		buf[3] != CB_STORAGE_STATE_VERSION)
+		return "not version 1";
+	from = (int32_t) cb_get32(buf + 4);
+	to = (int32_t) cb_get32(buf + 8);
+	/* both in range first: to - from of two forged days can overflow */
+	if (from < CB_MIN_DAY || to > CB_MAX_DAY + 1 || to <= from ||
+		to - from > CB_STORAGE_MAX_DAYS)
+		return "window is not a range of billing days";
+	v->first_day = from;
+	v->ndays = (uint32_t) (to - from);
+	if (len != cb_storage_state_size(v->ndays))
+		return "length does not match its window";
+	v->files = (int64_t) cb_get64(buf + 12);
+	v->whole = buf + CB_STORAGE_STATE_HEADER;
+	v->partial = v->whole + ((size_t) v->ndays + 1) * CB_STORAGE_SUMSIZE;
+	if (v->files < 0)
+		return "negative file count";
+
+	/* runs of whole days start after the first day and end before the last */
+	if (get_sum(v->whole, 0) != 0 || get_sum(v->whole, v->ndays) != 0)
+		return "whole days outside the window";
+	for (i = 1; i < v->ndays; i++)
+	{
+		if (__builtin_add_overflow(running, get_sum(v->whole, i), &running) ||
+			running < 0)
+			return "whole-day bytes out of range";
+	}
+	if (running != 0)
+		return "whole days do not add up";
+	for (i = 0; i < v->ndays; i++)
+		if (get_sum(v->partial, i) < 0)
+			return "negative byte-marks";
+	return NULL;
+}
+
+void
+cb_storage_read(const CbStorageView *v, CbStorage *s)
+{
+	uint32_t	i;
+
+	s->files = v->files;
+	for (i = 0; i <= v->ndays; i++)
+		s->whole[i] = get_sum(v->whole, i);
+	for (i = 0; i < v->ndays; i++)
+		s->partial[i] = get_sum(v->partial, i);
 }

@@ -24,8 +24,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CB_MARK_USEC	INT64_C(300000000)	/* 5 minutes */
+#include "event.h"
+#include "units.h"
+
+#define CB_MARK_USEC	(5 * CB_USEC_PER_MINUTE)
 #define CB_NO_END		INT64_MAX	/* stored until further notice */
+#define CB_STORAGE_MAX_DAYS	36600	/* a window of a century at most */
 
 /* 8-byte alignment: palloc gives no more, and PostgreSQL does the same */
 typedef __int128 cb_int128 __attribute__((aligned(8)));
@@ -56,5 +60,58 @@ extern void cb_storage_merge(CbStorage *dst, const CbStorage *src);
  */
 extern void cb_storage_finish(CbStorage *s);
 extern cb_int128 cb_storage_byte_marks(const CbStorage *s, uint32_t i);
+
+/* ----------------------------------------------------------------
+ * The serialized form of storage_days' transition state, which parallel
+ * workers send to the leader.  Version 1:
+ *
+ *	  offset  size  field
+ *	       0     3  magic "CBG"
+ *	       3     1  version (CB_STORAGE_STATE_VERSION)
+ *	       4     4  first day of the window (int32, days since 2000-01-01)
+ *	       8     4  day after its last (int32)
+ *	      12     8  files added (int64)
+ *	      20 16*(n+1)  whole: the difference array of bytes (int128)
+ *	       .  16*n  partial: byte-marks of partial days (int128)
+ *
+ * for a window of n days, all integers big-endian.  The day boundaries are
+ * not sent: the reader finds them in its own billing time zone.
+ * ----------------------------------------------------------------
+ */
+#define CB_STORAGE_STATE_VERSION	1
+#define CB_STORAGE_STATE_HEADER		20
+#define CB_STORAGE_SUMSIZE			16
+
+typedef struct CbStorageView
+{
+	int32_t		first_day;
+	uint32_t	ndays;
+	int64_t		files;
+	const uint8_t *whole;		/* ndays + 1 sums */
+	const uint8_t *partial;		/* ndays sums */
+} CbStorageView;
+
+/* Size of the serialized state of a window of ndays days. */
+extern size_t cb_storage_state_size(uint32_t ndays);
+
+/* Write s (cb_storage_state_size(s->ndays) bytes); whole as added, not finished. */
+extern void cb_storage_serialize(const CbStorage *s, uint8_t *out);
+
+/*
+ * Validate; NULL when the buffer is a state, else why it is not.  Beside
+ * its length, a state must hold what cb_storage_add and cb_storage_merge
+ * can build: a window of billing days, no negative count or sum, and a
+ * difference array that starts and ends at 0 and whose running sums stay
+ * in [0, 2^127) and come back to 0 (every run of whole days ends inside
+ * the window), so that cb_storage_finish cannot overflow.
+ */
+extern const char *cb_storage_open(const uint8_t *buf, size_t len,
+								   CbStorageView *v);
+
+/*
+ * The sums and the file count of an accepted state into s, whose window
+ * (first_day, ndays) the caller made the view's, with its own starts.
+ */
+extern void cb_storage_read(const CbStorageView *v, CbStorage *s);
 
 #endif							/* CLASSBILL_STORAGE_H */

@@ -34,10 +34,7 @@
 #include "funcapi.h"
 #include "access/htup_details.h"
 
-#include "byteorder.h"
 #include "storage.h"
-
-#define MAX_WINDOW_DAYS 36600	/* a century of billing days */
 
 typedef struct StorageState
 {
@@ -62,7 +59,7 @@ state_create(MemoryContext ctx, DateADT from, DateADT to)
 				 errmsg("storage window [%s, %s) is not a range of billing days",
 						DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(from))),
 						DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(to))))));
-	if (to - from > MAX_WINDOW_DAYS)
+	if (to - from > CB_STORAGE_MAX_DAYS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("storage window of %d days is too long", to - from),
@@ -96,9 +93,9 @@ static int64
 retention_usec(Interval *iv, bool *overflow)
 {
 	int64		usec = iv->time;
-	int64		days = (int64) iv->month * 30 + iv->day;
+	int64		days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
 
-	*overflow = pg_mul_s64_overflow(days, USECS_PER_DAY, &days) ||
+	*overflow = pg_mul_s64_overflow(days, CB_USEC_PER_DAY, &days) ||
 		pg_add_s64_overflow(usec, days, &usec);
 	return usec;
 }
@@ -216,48 +213,17 @@ classbill_storage_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st1);
 }
 
-/*
- * Serialized form, version 1: "CBG", version byte, from and to (int32
- * days), files (int64), then the ndays + 1 whole-day sums and the ndays
- * partial sums, 16 bytes each, big-endian.
- */
-#define STORAGE_MAGIC "CBG"
-
-static void
-put128(uint8 *p, cb_int128 v)
-{
-	cb_put64(p, (uint64) ((unsigned __int128) v >> 64));
-	cb_put64(p + 8, (uint64) v);
-}
-
-static cb_int128
-get128(const uint8 *p)
-{
-	return (cb_int128) (((unsigned __int128) cb_get64(p) << 64) | cb_get64(p + 8));
-}
-
+/* The serialized form is storage.h's; this only wraps it in a bytea. */
 CB_FUNCTION(classbill_storage_serial);
 Datum
 classbill_storage_serial(PG_FUNCTION_ARGS)
 {
 	StorageState *st = (StorageState *) PG_GETARG_POINTER(0);
-	uint32		n = st->s.ndays;
-	Size		size = 20 + (Size) (2 * n + 1) * 16;
+	Size		size = cb_storage_state_size(st->s.ndays);
 	bytea	   *result = palloc(VARHDRSZ + size);
-	uint8	   *p = (uint8 *) VARDATA(result);
-	uint32		i;
 
 	SET_VARSIZE(result, VARHDRSZ + size);
-	memcpy(p, STORAGE_MAGIC, 3);
-	p[3] = 1;
-	cb_put32(p + 4, (uint32) st->from);
-	cb_put32(p + 8, (uint32) st->to);
-	cb_put64(p + 12, (uint64) st->s.files);
-	p += 20;
-	for (i = 0; i <= n; i++, p += 16)
-		put128(p, st->s.whole[i]);
-	for (i = 0; i < n; i++, p += 16)
-		put128(p, st->s.partial[i]);
+	cb_storage_serialize(&st->s, (uint8 *) VARDATA(result));
 	PG_RETURN_BYTEA_P(result);
 }
 
@@ -266,31 +232,18 @@ Datum
 classbill_storage_deserial(PG_FUNCTION_ARGS)
 {
 	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
-	const uint8 *p = (const uint8 *) VARDATA_ANY(raw);
-	Size		len = VARSIZE_ANY_EXHDR(raw);
+	CbStorageView v;
+	const char *why;
 	StorageState *st;
-	DateADT		from,
-				to;
-	uint32		i;
 
-	if (len < 20 || memcmp(p, STORAGE_MAGIC, 3) != 0 || p[3] != 1)
+	why = cb_storage_open((const uint8 *) VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), &v);
+	if (why != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid storage_days aggregate state: not version 1")));
-	from = (DateADT) cb_get32(p + 4);
-	to = (DateADT) cb_get32(p + 8);
-	if (to <= from || to - from > MAX_WINDOW_DAYS ||
-		len != 20 + (Size) (2 * (to - from) + 1) * 16)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid storage_days aggregate state: length does not match its window")));
-	st = state_create(CurrentMemoryContext, from, to);
-	st->s.files = (int64) cb_get64(p + 12);
-	p += 20;
-	for (i = 0; i <= st->s.ndays; i++, p += 16)
-		st->s.whole[i] = get128(p);
-	for (i = 0; i < st->s.ndays; i++, p += 16)
-		st->s.partial[i] = get128(p);
+				 errmsg("invalid storage_days aggregate state: %s", why)));
+	st = state_create(CurrentMemoryContext, v.first_day,
+					  v.first_day + (DateADT) v.ndays);
+	cb_storage_read(&v, &st->s);
 	PG_RETURN_POINTER(st);
 }
 

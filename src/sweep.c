@@ -61,7 +61,7 @@ event_less(const CbEvent *a, const CbEvent *b)
 
 	if (ta != tb)
 		return ta < tb;
-	return (a->key >> CB_KIND_SHIFT) < (b->key >> CB_KIND_SHIFT);
+	return cb_event_kind(a) < cb_event_kind(b);
 }
 
 void		(*cb_interrupt_hook) (void) = NULL;

@@ -165,13 +165,6 @@ total_usec(Usage *u)
 	return sum;
 }
 
-/* SPEC 1.7: a day's minutes are its presence rounded up to whole minutes */
-static inline int64
-day_minutes(int64 usec)
-{
-	return (usec + (INT64CONST(60000000) - 1)) / INT64CONST(60000000);
-}
-
 CB_FUNCTION(classbill_usage_seconds);
 Datum
 classbill_usage_seconds(PG_FUNCTION_ARGS)
@@ -189,7 +182,7 @@ classbill_usage_minutes(PG_FUNCTION_ARGS)
 	int64		sum = 0;
 
 	for (i = 0; i < n; i++)
-		sum += day_minutes(cb_usage_day(USAGE_BYTES(u), i).usec);
+		sum += cb_billed_minutes(cb_usage_day(USAGE_BYTES(u), i).usec);
 	PG_RETURN_INT64(sum);
 }
 
@@ -211,7 +204,7 @@ classbill_usage_daily(PG_FUNCTION_ARGS)
 
 		values[0] = DateADTGetDatum(d.day);
 		values[1] = NumericGetDatum(int64_div_fast_to_numeric(d.usec, 6));
-		values[2] = Int64GetDatum(day_minutes(d.usec));
+		values[2] = Int64GetDatum(cb_billed_minutes(d.usec));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -239,7 +232,7 @@ classbill_usage_daily_detail(PG_FUNCTION_ARGS)
 
 		values[0] = DateADTGetDatum(d.day);
 		values[1] = NumericGetDatum(int64_div_fast_to_numeric(d.usec, 6));
-		values[2] = Int64GetDatum(day_minutes(d.usec));
+		values[2] = Int64GetDatum(cb_billed_minutes(d.usec));
 		values[3] = Int32GetDatum(d.participants);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -462,9 +462,9 @@ cb_usage_text_bound(const uint8_t *buf)
 static char *
 print_seconds(char *p, int64_t usec)
 {
-	int64_t		frac = usec % 1000000;
+	int64_t		frac = usec % CB_USEC_PER_SEC;
 
-	p += sprintf(p, "%" PRId64, usec / 1000000);
+	p += sprintf(p, "%" PRId64, usec / CB_USEC_PER_SEC);
 	if (frac != 0)
 	{
 		int			digits = 6;
@@ -500,11 +500,11 @@ print_instant(char *p, int64_t at)
 	}
 	cb_day_to_date((int32_t) day, &y, &m, &d);
 	p += sprintf(p, "%04d-%02d-%02dT%02d:%02d:", y, m, d,
-				 (int) (rem / INT64_C(3600000000)),
-				 (int) (rem / 60000000 % 60));
-	if (rem % 60000000 < 10000000)
+				 (int) (rem / CB_USEC_PER_HOUR),
+				 (int) (rem % CB_USEC_PER_HOUR / CB_USEC_PER_MINUTE));
+	if (rem % CB_USEC_PER_MINUTE < 10 * CB_USEC_PER_SEC)
 		*p++ = '0';
-	p = print_seconds(p, rem % 60000000);
+	p = print_seconds(p, rem % CB_USEC_PER_MINUTE);
 	*p++ = 'Z';
 	*p = '\0';
 	return p;
@@ -639,7 +639,7 @@ parse_usec(const char *p, const char *end, int64_t max_whole, int64_t *usec)
 		for (; fdigits < 6; fdigits++)
 			frac *= 10;
 	}
-	return !__builtin_mul_overflow(whole, INT64_C(1000000), usec) &&
+	return !__builtin_mul_overflow(whole, CB_USEC_PER_SEC, usec) &&
 		!__builtin_add_overflow(*usec, frac, usec);
 }
 
@@ -669,7 +669,7 @@ parse_instant(Parser *ps, const char *p, const char *end, int64_t *at)
 	if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m) || hh > 23 || mm > 59)
 		return fail(ps, "no such instant", p, (size_t) (end - p));
 	*at = (int64_t) cb_date_to_day(y, m, d) * CB_USEC_PER_DAY +
-		(int64_t) hh * INT64_C(3600000000) + (int64_t) mm * 60000000 + sec;
+		hh * CB_USEC_PER_HOUR + mm * CB_USEC_PER_MINUTE + sec;
 	if (*at < CB_MIN_AT || *at >= CB_MAX_AT)
 		return fail(ps, "instant outside 1900-01-01 .. 2299-12-31", p, (size_t) (end - p));
 	return 0;
@@ -701,7 +701,7 @@ parse_day(Parser *ps, const char *p, const char *end, CbDayTotal *d)
 	sec = p + 11;
 	for (colon = sec; colon < end && *colon != ':'; colon++)
 		;
-	if (!parse_usec(sec, colon, INT64_MAX / 1000000, &d->usec))
+	if (!parse_usec(sec, colon, INT64_MAX / CB_USEC_PER_SEC, &d->usec))
 		return fail(ps, "expected seconds with at most six decimals", sec, (size_t) (colon - sec));
 	d->participants = 0;
 	if (colon < end)

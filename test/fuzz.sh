@@ -4,10 +4,15 @@
 #   bash test/fuzz.sh [seconds]      (default 60 per harness, or $CB_FUZZ_SECONDS)
 #
 # The harnesses fuzz the plain-C core alone, no PostgreSQL needed:
-#   fuzz_sweep       event rows -> room state -> sweep, against a reference
-#                    written from SPEC 1, and the SPEC 1.9 properties
-#   fuzz_state       bytes -> the serialized room_usage state reader
-#   fuzz_usage_text  bytes -> the usage type's text and binary readers
+#   fuzz_sweep          event rows -> room state -> sweep, against a
+#                       reference written from SPEC 1, and the SPEC 1.9
+#                       properties
+#   fuzz_state          bytes -> the serialized room_usage state reader
+#   fuzz_usage_text     bytes -> the usage type's text and binary readers
+#   fuzz_account_state  bytes -> the serialized account_peak state reader
+#   fuzz_storage_state  bytes -> the serialized storage_days state reader
+#
+# (The seeds of the last two are written by test/fuzz/seed_states.c.)
 #
 # Each is built with the release's clang (14 on Debian 12, 19 on 13),
 # AddressSanitizer and UndefinedBehaviorSanitizer
@@ -37,16 +42,20 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	-Wall -Wextra -Werror -I"$CB_ROOT/src")
 
 # harness, the core files it needs, the longest input worth trying
-HARNESSES=(fuzz_sweep fuzz_state fuzz_usage_text)
+HARNESSES=(fuzz_sweep fuzz_state fuzz_usage_text fuzz_account_state fuzz_storage_state)
 declare -A SOURCES=(
 	[fuzz_sweep]="sweep.c room_state.c state_codec.c"
 	[fuzz_state]="sweep.c room_state.c state_codec.c"
 	[fuzz_usage_text]="usage_value.c"
+	[fuzz_account_state]="account_codec.c concurrency.c sweep.c room_state.c state_codec.c"
+	[fuzz_storage_state]="storage.c"
 )
 declare -A MAX_LEN=(
 	[fuzz_sweep]=200 # 2 header bytes and 64 rows of 3
 	[fuzz_state]=16384 # over a thousand rows: room buffers past 8 kB grow differently
 	[fuzz_usage_text]=2048 # a value of a few dozen days, as text or bytes
+	[fuzz_account_state]=16384 # hundreds of small rooms, or a few of a thousand rows
+	[fuzz_storage_state]=4096 # windows up to 126 days (the length must match its window)
 )
 COMMON=(-timeout=10 -rss_limit_mb=2048)
 
@@ -115,7 +124,7 @@ for name in "${HARNESSES[@]}"; do
 	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
 	corp=$(find "$work" -maxdepth 1 -type f | wc -l)
 	total=$((total + ${execs:-0}))
-	summary+=("$(printf '%-16s %10s executions  cov %5s  ft %6s  corpus %5s inputs' \
+	summary+=("$(printf '%-18s %10s executions  cov %5s  ft %6s  corpus %5s inputs' \
 		"$name" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$corp")")
 	echo "${summary[-1]}"
 done

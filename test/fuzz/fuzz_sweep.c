@@ -43,7 +43,6 @@
 
 /* 2026-11-02, in days since 2000-01-01: around where the rows start */
 #define BASE_DAY		9802
-#define USEC_PER_SEC	INT64_C(1000000)
 
 /* ----------------------------------------------------------------
  * Input rows
@@ -127,11 +126,11 @@ decode(const uint8_t *data, size_t size, InEvent *ev)
 	h0 = data[0];
 	h1 = data[1];
 	if (h1 & 0x80)
-		at = (h0 & 1) ? CB_MIN_AT + (int64_t) (h1 & 0x3F) * 60 * USEC_PER_SEC
-			: CB_MAX_AT - 1 - (int64_t) (h1 & 0x3F) * 60 * USEC_PER_SEC;
+		at = (h0 & 1) ? CB_MIN_AT + (int64_t) (h1 & 0x3F) * CB_USEC_PER_MINUTE
+			: CB_MAX_AT - 1 - (int64_t) (h1 & 0x3F) * CB_USEC_PER_MINUTE;
 	else
 		at = (BASE_DAY + (int64_t) (int8_t) h0 * 97) * CB_USEC_PER_DAY -
-			(int64_t) (h1 & 0x3F) * 60 * USEC_PER_SEC;
+			(int64_t) (h1 & 0x3F) * CB_USEC_PER_MINUTE;
 
 	n = (size - HEADER_BYTES) / EVENT_BYTES;
 	if (n > MAX_EVENTS)
@@ -149,14 +148,14 @@ decode(const uint8_t *data, size_t size, InEvent *ev)
 				step = b[1];
 				break;
 			case 1:
-				step = b[1] * USEC_PER_SEC;
+				step = b[1] * CB_USEC_PER_SEC;
 				break;
 			case 2:
-				step = b[1] * 300 * USEC_PER_SEC;
+				step = b[1] * 5 * CB_USEC_PER_MINUTE;
 				break;
 			default:
 				step = b[1] * 3 * CB_USEC_PER_DAY +
-					(int64_t) (b[2] >> 4) * 3600 * USEC_PER_SEC;
+					(int64_t) (b[2] >> 4) * CB_USEC_PER_HOUR;
 				break;
 		}
 		at += (b[2] & 1) ? -step : step;

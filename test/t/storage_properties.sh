@@ -5,7 +5,9 @@
 #   - the C arithmetic equals plain SQL that samples every 5-minute mark
 #     with generate_series, day by day (the slow, obvious way);
 #   - a file present all day gives exactly its size in GB that day;
-#   - splitting the period at any day boundary changes no day and no total.
+#   - splitting the period at any day boundary changes no day and no total;
+#   - parallel workers, whose states are serialized to the leader and
+#     combined there, give the days of one process.
 #
 #   CB_STORE_FILES=600 CB_STORE_SEED=0.23 bash test/t/storage_properties.sh
 source "$(dirname "$0")/../lib.sh"
@@ -69,6 +71,18 @@ RETURNS TABLE (day date, marks bigint, byte_marks numeric) LANGUAGE sql AS $$
   FROM (SELECT classbill.storage_days(p_from, p_to, bytes, ready, retention, deleted) AS days FROM f) AS x,
        unnest(x.days) AS d
 $$;
+-- Does the plan of q aggregate in parallel workers?
+CREATE FUNCTION partial_plan(q text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+  line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    IF line LIKE '%Partial Aggregate%' THEN
+      RETURN true;
+    END IF;
+  END LOOP;
+  RETURN false;
+END $$;
 SQL
 
 status=0
@@ -106,13 +120,27 @@ WHERE (SELECT array_agg(x ORDER BY x.day) FROM computed('2026-11-01', '2026-12-0
              UNION ALL SELECT * FROM computed(b::date, '2026-12-01')) AS y);
 SELECT 'marks per day', string_agg(DISTINCT marks::text, ',' ORDER BY marks::text)
 FROM computed('2026-10-01', '2026-12-01');
+-- 4. in parallel workers, no leader: every state serialized, then combined
+CREATE TEMP TABLE one_process AS SELECT * FROM computed('2026-10-01', '2026-12-01');
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+SELECT 'parallel plan', partial_plan($q$
+  SELECT classbill.storage_days('2026-10-01', '2026-12-01', bytes, ready, retention, deleted) FROM f $q$);
+SELECT 'parallel differs', count(*) FROM one_process AS s FULL JOIN
+  (SELECT d.* FROM (SELECT classbill.storage_days('2026-10-01', '2026-12-01', bytes, ready, retention,
+                                                  deleted) AS days FROM f) AS x, unnest(x.days) AS d) AS p
+  USING (day) WHERE (s.marks, s.byte_marks) IS DISTINCT FROM (p.marks::bigint, p.byte_marks);
 SQL
 )
 	echo "$tz: $(echo "$out" | tr '\n' ' ')"
-	for check in 'differing days' 'whole days off' 'split changes'; do
+	for check in 'differing days' 'whole days off' 'split changes' 'parallel differs'; do
 		echo "$out" | grep -q "^$check|0$" || { echo "FAILED in $tz: $check"; status=1; }
 	done
 	echo "$out" | grep -Eq '^whole days seen\|[1-9]' || { echo "FAILED in $tz: no whole day tested"; status=1; }
+	echo "$out" | grep -q '^parallel plan|t$' || { echo "FAILED in $tz: no parallel plan"; status=1; }
 done
 
 cb_psql -d postgres -c "DROP DATABASE $DB"

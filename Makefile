@@ -30,6 +30,7 @@ GLUE_OBJS = \
 	src/ledger.o \
 	src/storage_agg.o \
 	src/tier.o \
+	src/units_sql.o \
 	src/usage_agg.o \
 	src/usage_type.o
 

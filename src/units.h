@@ -5,9 +5,9 @@
  *
  * Plain C.  Instants and durations are microseconds, as PostgreSQL's
  * timestamptz is; billed presence is whole minutes of 60 seconds, rounded
- * up (SPEC 1.7); storage is GB of 2^30 bytes (SPEC 4.2).  The SQL side
- * has its own definitions of the last two (classbill_internal.minutes_of,
- * bytes_per_gb), which must say the same.
+ * up (SPEC 1.7); storage is GB of 2^30 bytes (SPEC 4.2).  SQL reads them through
+ * classbill_internal.minutes_of, bytes_per_gb and days_per_month
+ * (units_sql.c), so there is one definition of each.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +23,7 @@
 #define CB_USEC_PER_DAY		(24 * CB_USEC_PER_HOUR)
 
 #define CB_BYTES_PER_GB		(INT64_C(1) << 30)
+#define CB_DAYS_PER_GB_MONTH 30		/* SPEC 4.2: a GB-month is a GB kept 30 days */
 
 /* SPEC 1.7: presence of usec >= 0 microseconds in billed minutes */
 static inline int64_t

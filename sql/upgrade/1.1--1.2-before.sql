@@ -219,8 +219,8 @@ ALTER TABLE classbill.ledger_rooms
 -- (minutes_of, as units.sql defines it, which the install script then
 -- replaces with itself: the generated column needs it now)
 CREATE FUNCTION classbill_internal.minutes_of(p_seconds numeric) RETURNS numeric
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT pg_catalog.ceil(p_seconds / 60) $$;
+AS 'MODULE_PATHNAME', 'classbill_minutes_of'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- usage_days: minutes from the one definition of a minute, and the
 -- billing time zone the days were stored under (the ledger's, when it has
 -- one: 1.1 closed and stored in one zone)

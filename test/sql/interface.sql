@@ -133,6 +133,13 @@ SELECT (SELECT classbill.account_peak_by_day(room::text, participant, event, at)
 CALL classbill.close_day(day => '2026-11-01', for_account => 'a');
 SELECT product, quantity, amount FROM classbill.statement(in_month => '2026-11-01', for_account => 'a');
 
+-- SPEC 1.7, 4.2: the units SQL bills by are those of the C (src/units.h).
+-- A minute rounds up once and exactly, however many digits: 0.000001 s
+-- is 1 minute, 60 s 1, 60.000001 s 2, 1830 s 31.
+SELECT x AS seconds, classbill_internal.minutes_of(x) AS minutes
+FROM unnest('{0, 0.000001, 59.999999, 60, 60.000001, 1830, 123456789012345678901234.000001}'::numeric[]) AS x;
+SELECT classbill_internal.bytes_per_gb() AS bytes_per_gb, classbill_internal.days_per_month() AS days_per_month;
+
 -- DROP EXTENSION refuses while the ledger has lines: only CASCADE drops
 -- them (1.1 dropped the whole ledger without a word)
 DROP EXTENSION classbill;

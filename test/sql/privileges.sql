@@ -121,12 +121,7 @@ SELECT count(*) AS routines_without_pinned_search_path
 FROM pg_proc AS p
 WHERE p.pronamespace IN ('classbill'::regnamespace, 'classbill_internal'::regnamespace)
   AND p.prolang IN (SELECT oid FROM pg_language WHERE lanname IN ('sql', 'plpgsql'))
-  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
-  -- the units of units.sql, inlined into queries: every name in them is
-  -- qualified, nothing is looked up on a search_path
-  AND p.oid NOT IN ('classbill_internal.minutes_of(numeric)'::regprocedure,
-                    'classbill_internal.bytes_per_gb()'::regprocedure,
-                    'classbill_internal.days_per_month()'::regprocedure);
+  AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false);
 
 -- The ledger is append-only, so the next tests get a fresh extension.
 DROP EXTENSION classbill CASCADE;

@@ -121,6 +121,14 @@ SELECT d.* FROM classbill.drawdown(
   ARRAY[(3, '2026-11-02 16:30+00', 100), (2, '2026-11-03 15:00+08', 50),
         (1, '2026-11-03 15:00+08', 100)]::classbill.drawdown_pack[]) AS d;
 
+-- SPEC 3.5 ties: at equal rates 1v1 is covered first.  30 minutes of
+-- each mode at 0.08 on 11-03 and one pack of 50: 1v1 takes 30 from the
+-- pack, 1vn the 20 left, and 1vn's other 10 are overage, 10 x 0.08 =
+-- 0.80 (1vn listed first, so input order cannot decide it).
+SELECT d.* FROM classbill.drawdown(
+  ARRAY[('2026-11-03', '1vn', 30, 0.08), ('2026-11-03', '1v1', 30, 0.08)]::classbill.drawdown_use[],
+  ARRAY[(9, '2026-11-01 00:00+08', 50)]::classbill.drawdown_pack[]) AS d;
+
 -- Bad input to drawdown: two rows for one day and mode, a negative
 -- balance, a missing rate, a NULL element.
 SELECT * FROM classbill.drawdown(

@@ -163,6 +163,48 @@ SELECT what, detail FROM classbill.explain(
   (SELECT min(line_id) FROM classbill.ledger WHERE product = 'pack'));
 SELECT * FROM classbill.explain(-1);
 
+-- SPEC 7.2: minutes a closed day gives back go to its overage first, then
+-- back to its packs newest first, so that balances end as if the day had
+-- been drawn with the right minutes from the start.  Account g holds
+-- packs 11 (bought 11-09 08:00) and 12 (09:00, newer) of 100 minutes;
+-- room 7 (g, 1v1 480p): G 10:00-12:30 on 11-10 is 150 minutes: pack 11
+-- gives 100 (empty), pack 12 gives 50.  A leave at 11:00 arrives late:
+-- 60 minutes, 90 fewer, no overage to take them from: pack 12 gets its
+-- 50 back, pack 11 40 (not pack 11 all 90).  After: pack 11 has used
+-- 60 (40 left), pack 12 none (100 left), as a draw of 60 would give.
+--
+-- SPEC 6.1: a statement's total is the sum of its rounded lines.
+-- Account h (USD): 1 GiB kept all of 11-11 at 0.15 per GB-month is
+-- 0.15 / 30 = 0.005, rounded 0.01; 1 minute 1v1 480p at 0.005 is 0.005,
+-- rounded 0.01; the total is 0.02 (the exact sum 0.010 would show 0.01).
+INSERT INTO classbill.accounts VALUES ('g', 'prepaid', 'CNY', 'G Academy'), ('h', 'postpaid', 'USD', 'H Online');
+INSERT INTO classbill.rates (product, mode, tier, currency, valid_from, price) VALUES
+  ('usage', '1v1', '480p', 'USD', '2026-01-01', 0.005), ('usage', '1vn', '480p', 'USD', '2026-01-01', 0.004);
+INSERT INTO classbill.rates (product, currency, valid_from, price) VALUES
+  ('storage', 'USD', '2026-01-01', 0.15), ('export', 'USD', '2026-01-01', 0.01);
+INSERT INTO classbill.packs (pack_id, account, tier, item, purchased_at) VALUES
+  (11, 'g', '480p', '480p-100', '2026-11-09 08:00+08'), (12, 'g', '480p', '480p-100', '2026-11-09 09:00+08');
+INSERT INTO l_rooms VALUES (7, 'g', '1v1', 640, 480), (8, 'h', '1v1', 640, 480);
+INSERT INTO l_events VALUES
+  (7, 'G', 'join', '2026-11-10 10:00+08'), (7, 'G', 'leave', '2026-11-10 12:30+08'),
+  (8, 'H', 'join', '2026-11-11 10:00+08'), (8, 'H', 'leave', '2026-11-11 10:01+08');
+INSERT INTO l_recordings VALUES (8, 1073741824, '2026-11-11 00:00+08', '1 day', NULL);
+CALL classbill.close_day('2026-11-10');
+SELECT day, corrects, mode, pack_id, quantity, amount FROM classbill.ledger
+WHERE account = 'g' AND product = 'usage' ORDER BY line_id;
+INSERT INTO l_events VALUES (7, 'G', 'leave', '2026-11-10 11:00+08');
+CALL classbill.close_day('2026-11-11');
+SELECT day, corrects, mode, pack_id, quantity, amount FROM classbill.ledger
+WHERE account = 'g' AND product = 'usage' AND corrects IS NOT NULL ORDER BY line_id;
+SELECT pack_id, minutes, used, balance FROM classbill.ledger_pack_balances
+WHERE pack_id IN (11, 12) ORDER BY pack_id;
+SELECT product, exact_amount, amount FROM classbill.statement('2026-11-01', 'h');
+\pset format unaligned
+\pset tuples_only on
+SELECT classbill.statement_text('2026-11-01', 'h');
+\pset format aligned
+\pset tuples_only off
+
 -- The ledger is append-only, so the next tests get a fresh extension.
 DROP EXTENSION classbill CASCADE;
 CREATE EXTENSION classbill;

@@ -95,6 +95,24 @@ FROM (SELECT c, classbill.room_usage(p, e, t ORDER BY t, e, p) AS u FROM ev GROU
 GROUP BY c
 HAVING count(DISTINCT u::text) <> 1;
 
+-- A room whose rows span more than 2^45 microseconds (about 407 days) is
+-- kept as 12-byte events instead of 8-byte keys and sorted by their own
+-- comparison: SPEC 1.3 holds there too.  Case 3 (join 0, leave 10, join
+-- 10, leave 20: 20 minutes) with B's 10 minutes two years earlier: 30
+-- minutes, no duplicate join, no orphan leave, whether the rows come in
+-- (time, kind name) order, which puts the join of 10:10 before its leave,
+-- or in reverse.
+CREATE TABLE wide_ev AS SELECT * FROM ev WHERE false;
+INSERT INTO wide_ev VALUES
+  (1, 'B', 'join',  '2024-11-02 10:00+08'), (1, 'B', 'leave', '2024-11-02 10:10+08'),
+  (1, 'A', 'join',  '2026-11-02 10:00+08'), (1, 'A', 'join',  '2026-11-02 10:10+08'),
+  (1, 'A', 'leave', '2026-11-02 10:10+08'), (1, 'A', 'leave', '2026-11-02 10:20+08');
+SELECT o, classbill.minutes(u), classbill.duplicate_joins(u) AS dup, classbill.orphan_leaves(u) AS orphan
+FROM (SELECT 'forward' AS o, classbill.room_usage(p, e, t ORDER BY t, e) AS u FROM wide_ev
+      UNION ALL
+      SELECT 'reverse', classbill.room_usage(p, e, t ORDER BY t DESC, e DESC) FROM wide_ev) AS x;
+DROP TABLE wide_ev;
+
 -- An empty group gives NULL, like other aggregates over no rows.
 SELECT classbill.room_usage(p, e, t) IS NULL AS no_rows FROM ev WHERE false;
 

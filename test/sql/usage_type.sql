@@ -79,4 +79,15 @@ SELECT classbill.billing_timezone(classbill.in_billing_zone(
 SET classbill.billing_timezone = 'Asia/Shanghai';
 SELECT classbill.in_billing_zone(
   'tz=UTC rooms=1 participants=0 peak=0 peak_at= stage_peak=0 stage_peak_at= events=0 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0 stray_stage_events=0 unterminated_sessions=0 days=2026-11-02:60');
+-- Zones of one name length are told apart by name: built in Asia/Tokyo,
+-- billed in Asia/Seoul (both +09 today, but other calendars in history).
+SET classbill.billing_timezone = 'Asia/Seoul';
+SELECT classbill.in_billing_zone(
+  'tz=Asia/Tokyo rooms=1 participants=0 peak=0 peak_at= stage_peak=0 stage_peak_at= events=0 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0 stray_stage_events=0 unterminated_sessions=0 days=2026-11-02:60');
+SELECT classbill.in_zone(
+  'tz=Asia/Tokyo rooms=1 participants=0 peak=0 peak_at= stage_peak=0 stage_peak_at= events=0 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0 stray_stage_events=0 unterminated_sessions=0 days=2026-11-02:60',
+  'Asia/Seoul');
+SELECT classbill.billing_timezone(classbill.in_zone(
+  'tz=Asia/Tokyo rooms=1 participants=0 peak=0 peak_at= stage_peak=0 stage_peak_at= events=0 duplicate_joins=0 orphan_leaves=0 stray_heartbeats=0 stray_stage_events=0 unterminated_sessions=0 days=2026-11-02:60',
+  'Asia/Tokyo'));
 RESET classbill.billing_timezone;

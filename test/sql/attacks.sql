@@ -267,6 +267,15 @@ SET LOCAL session_replication_role = replica;
 DELETE FROM classbill.ledger WHERE line_id = 8;
 SELECT * FROM classbill.verify_ledger();
 ROLLBACK;
+-- delete, hiding it by linking the next line to the one before: line 6
+-- now claims line 4 came before it; its hash covers the line before, so
+-- line 6 is found edited
+BEGIN;
+SET LOCAL session_replication_role = replica;
+DELETE FROM classbill.ledger WHERE line_id = 5;
+UPDATE classbill.ledger SET prev_hash = (SELECT hash FROM classbill.ledger WHERE line_id = 4) WHERE line_id = 6;
+SELECT * FROM classbill.verify_ledger();
+ROLLBACK;
 -- insert: a line of its own, and a copy of line 2 carrying line 2's
 -- hashes
 BEGIN;

@@ -100,6 +100,15 @@ SELECT account, max(day) AS closed_to FROM classbill.closed_days GROUP BY accoun
 CALL classbill.close_day('2026-11-08');
 SELECT account, day, quantity, amount FROM classbill.ledger WHERE day >= '2026-11-06' ORDER BY account, day;
 
+-- SPEC 8.1: a join with no participant is a bad row like an unknown kind:
+-- in b's room on 11-09 it holds b back, with the source, the room and the
+-- row named; a and c close 11-09.
+INSERT INTO h_events VALUES (1, 'T1', 'join', '2026-11-09 10:00+08'), (1, 'T1', 'leave', '2026-11-09 10:10+08'),
+  (2, NULL, 'join', '2026-11-09 10:00+08');
+CALL classbill.close_day('2026-11-09');
+SELECT account, day, source, room, problem, detail, action FROM classbill.open_problems;
+SELECT account, max(day) AS closed_to FROM classbill.closed_days GROUP BY account ORDER BY account;
+
 DROP EXTENSION classbill CASCADE;
 CREATE EXTENSION classbill;
 DROP TABLE h_rooms, h_events;

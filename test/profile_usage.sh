@@ -70,7 +70,7 @@ profile() {
 # name and inclusive instructions of every function (awk reads it all:
 # no SIGPIPE under pipefail)
 inclusive() {
-	callgrind_annotate --inclusive=yes --threshold=100 "$OUT/$1.out" 2>/dev/null |
+	callgrind_annotate --auto=no --inclusive=yes --threshold=100 "$OUT/$1.out" 2>/dev/null |
 		awk '$1 ~ /^[0-9,]+$/ && $2 ~ /^\(/ { v = $1; gsub(",", "", v); f = $0; sub(/^.*\) +/, "", f); sub(/ \[.*/, "", f);
 		      if ($0 ~ /PROGRAM TOTALS/) f = "TOTAL"; else sub(/^.*:/, "", f);
 		      if (!(f in seen)) { seen[f] = 1; print f, v } }'
@@ -95,7 +95,7 @@ for t in ev ev_room ev_shuf ev_big_shuf; do
 			       c["classbill_room_usage_final"] / n, c["cb_room_events"] / n, c["cb_sweep"] / n, c["cb_usage_make"] / n
 		}' "$OUT/a-$t.incl" "$OUT/b-$t.incl" | tee -a "$OUT/summary.txt"
 	echo "  (b), the top functions by their own instructions, per row:"
-	callgrind_annotate --threshold=90 "$OUT/b-$t.out" 2>/dev/null |
+	callgrind_annotate --auto=no --threshold=90 "$OUT/b-$t.out" 2>/dev/null |
 		awk -v n="$n" '$1 ~ /^[0-9,]+$/ && $2 ~ /^\(/ && !/PROGRAM TOTALS/ { v = $1; gsub(",", "", v); f = $0; sub(/^.*\) +/, "", f); sub(/ \[.*/, "", f);
 		                if (++k <= 14) printf "    %8.1f  %s\n", v / n, f }'
 done

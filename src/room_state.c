@@ -93,22 +93,41 @@ names_top(const CbRoomState *st)
 	return (uint8_t *) st + st->size - (uint64_t) st->reccap * sizeof(Record);
 }
 
-static uint32_t
+/*
+ * Names of 8 to 16 bytes (most ids) are read as two words that may
+ * overlap, without a loop or a variable-length copy; the hash stays
+ * inside the process (serialized states carry names), so only its spread
+ * matters.
+ */
+static inline uint32_t
 name_hash(const char *s, size_t len)
 {
 	uint64_t	h = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t) len;
 	uint64_t	w;
 
-	while (len >= 8)
+	if (len >= 8 && len <= 16)
 	{
+		uint64_t	w1;
+
 		memcpy(&w, s, 8);
+		memcpy(&w1, s + len - 8, 8);
 		h = (h ^ w) * UINT64_C(0xFF51AFD7ED558CCD);
 		h ^= h >> 32;
-		s += 8;
-		len -= 8;
+		w = w1;
 	}
-	w = 0;
-	memcpy(&w, s, len);
+	else
+	{
+		while (len >= 8)
+		{
+			memcpy(&w, s, 8);
+			h = (h ^ w) * UINT64_C(0xFF51AFD7ED558CCD);
+			h ^= h >> 32;
+			s += 8;
+			len -= 8;
+		}
+		w = 0;
+		memcpy(&w, s, len);
+	}
 	h = (h ^ w) * UINT64_C(0xC4CEB9FE1A85EC53);
 	h ^= h >> 29;
 	return (uint32_t) h;

@@ -93,22 +93,41 @@ names_top(const CbRoomState *st)
 	return (uint8_t *) st + st->size - (uint64_t) st->reccap * sizeof(Record);
 }
 
-static uint32_t
+/*
+ * Names of 8 to 16 bytes (most ids) are read as two words that may
+ * overlap, without a loop or a variable-length copy; the hash stays
+ * inside the process (serialized states carry names), so only its spread
+ * matters.
+ */
+static inline uint32_t
 name_hash(const char *s, size_t len)
 {
 	uint64_t	h = UINT64_C(0x9E3779B97F4A7C15) ^ (uint64_t) len;
 	uint64_t	w;
 
-	while (len >= 8)
+	if (len >= 8 && len <= 16)
 	{
+		uint64_t	w1;
+
 		memcpy(&w, s, 8);
+		memcpy(&w1, s + len - 8, 8);
 		h = (h ^ w) * UINT64_C(0xFF51AFD7ED558CCD);
 		h ^= h >> 32;
-		s += 8;
-		len -= 8;
+		w = w1;
 	}
-	w = 0;
-	memcpy(&w, s, len);
+	else
+	{
+		while (len >= 8)
+		{
+			memcpy(&w, s, 8);
+			h = (h ^ w) * UINT64_C(0xFF51AFD7ED558CCD);
+			h ^= h >> 32;
+			s += 8;
+			len -= 8;
+		}
+		w = 0;
+		memcpy(&w, s, len);
+	}
 	h = (h ^ w) * UINT64_C(0xC4CEB9FE1A85EC53);
 	h ^= h >> 29;
 	return (uint32_t) h;
@@ -216,9 +235,26 @@ name_is(const CbRoomState *st, uint32_t k, const char *name, size_t len)
 
 	if (l != len)
 		return 0;
-	if (len > 32)
+	/*
+	 * Names are short: a word or two beats a call.  From 8 to 16 bytes, the
+	 * first and the last 8 (which may overlap) cover the name; neither read
+	 * leaves either name.
+	 */
+	if (len >= 8 && len <= 16)
+	{
+		uint64_t	a0,
+					a1,
+					b0,
+					b1;
+
+		memcpy(&a0, s, 8);
+		memcpy(&b0, name, 8);
+		memcpy(&a1, s + len - 8, 8);
+		memcpy(&b1, name + len - 8, 8);
+		return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+	}
+	if (len > 16)
 		return memcmp(s, name, len) == 0;
-	/* names are short: a loop beats a call */
 	for (i = 0; i < len; i++)
 		if (s[i] != name[i])
 			return 0;
@@ -446,6 +482,76 @@ cb_room_event(const CbRoomState *st, uint32_t i, CbEvent *e)
 #define SORT_LESS(x, y) (NARROW_ORDER(x) < NARROW_ORDER(y))
 #include "sort_template.h"
 
+/*
+ * Large rooms: a least-significant-digit radix sort of the 48 bits of
+ * NARROW_ORDER, in four digits of 12 bits.  One pass counts every digit,
+ * then each digit whose keys do not all share one value is a stable
+ * scatter between a and tmp: five passes over the keys whatever their
+ * order, where the merge sort takes one per doubling of its runs (18 for
+ * 5 million keys, each branching on every key).  Below RADIX_FROM the
+ * merge sort wins: the counts alone are 16,384 entries.
+ */
+#define RADIX_FROM		16384
+#define RADIX_BITS		12
+#define RADIX_DIGITS	4
+#define RADIX_SIZE		(1 << RADIX_BITS)
+
+static inline uint32_t
+radix_digit(uint64_t key, int d)
+{
+	return (uint32_t) (NARROW_ORDER(key) >> (d * RADIX_BITS)) & (RADIX_SIZE - 1);
+}
+
+static void
+radix_sort_keys(uint64_t *a, size_t n, uint64_t *tmp)
+{
+	uint32_t	count[RADIX_DIGITS][RADIX_SIZE];	/* 64 kB */
+	uint64_t   *src = a,
+			   *dst = tmp;
+	size_t		i;
+	int			d;
+
+	memset(count, 0, sizeof(count));
+	for (i = 0; i < n; i++)
+	{
+		if ((i & (CB_INTERRUPT_BLOCK - 1)) == 0)
+			CB_INTERRUPT_POINT();
+		for (d = 0; d < RADIX_DIGITS; d++)
+			count[d][radix_digit(a[i], d)]++;
+	}
+	for (d = 0; d < RADIX_DIGITS; d++)
+	{
+		uint32_t	sum = 0;
+		uint64_t   *swap;
+		int			b;
+
+		/* a digit all keys share orders nothing */
+		if (count[d][radix_digit(a[0], d)] == n)
+			continue;
+		for (b = 0; b < RADIX_SIZE; b++)
+		{
+			uint32_t	c = count[d][b];
+
+			count[d][b] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+		{
+			if ((i & (CB_INTERRUPT_BLOCK - 1)) == 0)
+				CB_INTERRUPT_POINT();
+			dst[count[d][radix_digit(src[i], d)]++] = src[i];
+		}
+		swap = src;
+		src = dst;
+		dst = swap;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof(uint64_t));
+}
+
+_Static_assert(RADIX_BITS * RADIX_DIGITS >= 64 - CB_NARROW_KIND_SHIFT,
+			   "the radix digits cover the narrow order");
+
 int
 cb_room_sorted(const CbRoomState *st)
 {
@@ -475,6 +581,8 @@ cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
 	{
 		if (is_wide(st))
 			cb_sort_events((CbEvent *) data_of(st), st->nevents, tmp);
+		else if (st->nevents >= RADIX_FROM)
+			radix_sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
 		else
 			sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
 	}
@@ -495,6 +603,30 @@ cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
  * Merging and the serialized form
  * ----------------------------------------------------------------
  */
+/*
+ * A copy of src in fresh memory, as merging src into an empty state would
+ * build it (the same participants in the same order, the same events),
+ * for the price of two memcpy: the first partial state of each group
+ * that a parallel leader combines is one.
+ */
+CbRoomState *
+cb_room_copy(const CbRoomState *src, const CbMem *mem)
+{
+	uint64_t	front = HEADER + event_bytes(src, src->nevents);
+	uint64_t	back = back_bytes(src);
+	uint64_t	size = buffer_size_for(front + back);
+	CbRoomState *st = mem->alloc(mem->arg, (size_t) size);
+
+	memcpy(st, src, (size_t) front);
+	memcpy((uint8_t *) st + size - back, (const uint8_t *) src + src->size - back,
+		   (size_t) back);
+	st->size = size;
+	st->index = NULL;
+	if (src->index)
+		index_build(st, mem, st->nparticipants);
+	return st;
+}
+
 CbRoomStatus
 cb_room_merge(CbRoomState **dst, const CbMem *mem, const CbRoomState *src)
 {

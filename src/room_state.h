@@ -137,6 +137,9 @@ extern void cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
 
 extern void cb_room_free(CbRoomState *st, const CbMem *mem);
 
+/* A copy of src: what merging it into an empty state gives. */
+extern CbRoomState *cb_room_copy(const CbRoomState *src, const CbMem *mem);
+
 /* Append every event of src to *dst, in *dst's participant numbers. */
 extern CbRoomStatus cb_room_merge(CbRoomState **dst, const CbMem *mem,
 								  const CbRoomState *src);

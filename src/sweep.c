@@ -107,6 +107,9 @@ typedef struct DayTotals
 	int32_t		first;
 	uint32_t	ndays;			/* days in the window */
 	uint64_t	steps;			/* days added to, for the interrupt */
+	int32_t		last_day;		/* the day the calendar gave last, */
+	int64_t		last_start;		/* its bounds; last_end <= last_start */
+	int64_t		last_end;		/* when there is none yet */
 	void		(*interrupt) (void);
 	const CbAlloc *mem;
 } DayTotals;
@@ -240,9 +243,25 @@ add_presence(DayTotals *dt, const CbCalendar *cal, int64_t s, int64_t e,
 
 		if (dt->interrupt && (++dt->steps & (CB_INTERRUPT_BLOCK - 1)) == 0)
 			dt->interrupt();
-		cal->day_of(cal->arg, s, &day, &start, &end);
-		if (end <= s)
-			return CB_ERR_RANGE;	/* calendar broke its contract */
+		/* sessions of one room fall on few days: ask the calendar once a day */
+		if (s >= dt->last_start && s < dt->last_end)
+		{
+			day = dt->last_day;
+			start = dt->last_start;
+			end = dt->last_end;
+		}
+		else
+		{
+			cal->day_of(cal->arg, s, &day, &start, &end);
+			if (end <= s)
+				return CB_ERR_RANGE;	/* calendar broke its contract */
+			if (start <= s)
+			{
+				dt->last_day = day;
+				dt->last_start = start;
+				dt->last_end = end;
+			}
+		}
 		st = day_add(dt, day, (e < end ? e : end) - s, last_day);
 		if (st != CB_OK)
 			return st;

@@ -88,7 +88,10 @@ classbill_room_usage_combine(PG_FUNCTION_ARGS)
 	/* never hand back st2: it lives in memory the executor will reset */
 	mem = cb_memory_in(aggctx);
 	if (st1 == NULL)
-		st1 = cb_room_create(&mem, st2->nevents);
+	{
+		cb_check_room_size(st2, 0);
+		PG_RETURN_POINTER(cb_room_copy(st2, &mem));
+	}
 	cb_check_room_size(st1, st2->nevents);
 	cb_check_room(cb_room_merge(&st1, &mem, st2));
 	PG_RETURN_POINTER(st1);

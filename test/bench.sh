@@ -2,45 +2,66 @@
 # test/bench.sh: benchmark of the usage engine (run by hand, not part of
 # test/check.sh; its summary goes into the README).
 #
-#   bash test/bench.sh                         # as root: full scale
-#   CB_BENCH_ROOMS=2000 bash test/bench.sh     # quick run
+#   bash test/bench.sh                        # as root: full scale, about 8 minutes
+#   CB_BENCH_SCALE=0.05 CB_BENCH_TEN=0 bash test/bench.sh   # quick run, about a minute
+#   CB_CHROOT_DIR=/var/tmp/classbill-chroot-engine bash test/chroot.sh bookworm bash test/bench.sh
+#                                             # the same inside a chroot (test/chroot.sh)
 #
 # Starts a throwaway PostgreSQL 15 (lib.sh), generates clean, realistic
-# join/leave event rows deterministically (setseed), and times, in one
-# session, alternating the queries in each round (a, b, c, a, b, c, ...):
-#   (a) the floor: SELECT room, count(*) FROM ev GROUP BY room
+# join/leave event rows deterministically (setseed) and stores the same
+# rows in three orders (issue 15):
+#   time     ev:       in time order, like an append-only event log
+#   room     ev_room:  room by room, each participant's rows together
+#                      (ORDER BY room, participant, at: an export, a
+#                      COPY of per-room files, a union over rooms)
+#   shuffled ev_shuf:  ORDER BY random() (many writers, unions, copies)
+# Then times, in one session, alternating the queries in each round
+# (a, b on each order, then c, a, b, ...):
+#   (a) the floor: SELECT room, count(*) FROM <table> GROUP BY room
 #   (b) SELECT room, classbill.room_usage(participant, event, at)
-#       FROM ev GROUP BY room
+#       FROM <table> GROUP BY room
 #   (c) the same billable minutes in plain SQL (lead() pairing, range_agg
-#       merge, split at billing-day boundaries, per-day rounding)
+#       merge, split at billing-day boundaries, per-day rounding), on the
+#       time-ordered table: room_usage's fastest order, so (c)/(b) there
+#       is the smallest of the three (the SQL sorts whatever the order)
 # Each is wrapped in SELECT count(*), sum(...) so only one row reaches the
-# client and no aggregate is dropped. (b) and (c) must give the same total
-# minutes. Then the HashAggregate memory of (a) and (b) (bytes per
-# buffered event), one room of 5,000,000 events, (b) with 0 and with 2
-# parallel workers (on ev, and on ev hash-partitioned by room), and (a)
-# and (b) on ten times the rooms: time and memory per million events.
+# client and no aggregate is dropped. (b) on every order and (c) must give
+# the same total minutes. Then the HashAggregate memory of (a) and (b)
+# (bytes per buffered event), one room of 5,000,000 events in time order
+# and shuffled, (b) with 0 and with 2 parallel workers (on ev, and on ev
+# hash-partitioned by room), and (a) and (b) on ten times the rooms: time
+# and memory per million events.  Every target of issue 15 is printed at
+# the end as "target ...: measured X (met|NOT met)".
 #
 # Settings (environment):
-#   CB_BENCH_ROOMS=100000        rooms of the main table
+#   CB_BENCH_SCALE=1             scales the rooms and the big room (0.05:
+#                                5,000 rooms and a room of 250,000 events)
+#   CB_BENCH_ROOMS=100000*scale  rooms of the main table
 #   CB_BENCH_RUNS=5              timed runs of (a) and (b)
 #   CB_BENCH_RUNS_C=3            timed runs of (c) (slow)
 #   CB_BENCH_SEED=0.31           setseed() of the generator
-#   CB_BENCH_BIG_PARTICIPANTS=1000, CB_BENCH_BIG_SESSIONS=2500
+#   CB_BENCH_BIG_PARTICIPANTS=1000, CB_BENCH_BIG_SESSIONS=2500*scale
 #                                shape of the single big room (events =
 #                                participants * sessions * 2)
 #   CB_BENCH_BIG_RUNS=3          timed runs over the big room
 #   CB_BENCH_JIT=off             the server's jit setting
 #   CB_BENCH_TEN=1               also time (a) and (b) on ten times the
 #                                rooms (0: skip; about 37 M events at
-#                                full scale, 2 GB of table)
+#                                full scale, 2 GB of table, 3 minutes)
 source "$(dirname "$0")/lib.sh"
 
-ROOMS=${CB_BENCH_ROOMS:-100000}
+SCALE=${CB_BENCH_SCALE:-1}
+if ! [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]]; then
+	echo "bench: CB_BENCH_SCALE must be a positive number, got '$SCALE'" >&2
+	exit 2
+fi
+scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s + 0.5); print (v < 1 ? 1 : v) }'; }
+ROOMS=${CB_BENCH_ROOMS:-$(scaled 100000)}
 RUNS=${CB_BENCH_RUNS:-5}
 RUNS_C=${CB_BENCH_RUNS_C:-3}
 SEED=${CB_BENCH_SEED:-0.31}
 BIG_PARTS=${CB_BENCH_BIG_PARTICIPANTS:-1000}
-BIG_SESS=${CB_BENCH_BIG_SESSIONS:-2500}
+BIG_SESS=${CB_BENCH_BIG_SESSIONS:-$(scaled 2500)}
 BIG_RUNS=${CB_BENCH_BIG_RUNS:-3}
 JIT=${CB_BENCH_JIT:-off}
 TZ_BILL=Asia/Shanghai
@@ -69,8 +90,10 @@ cb_build
 # is a new backend that loads the library afresh).
 SO_PATH="$("$PG_CONFIG" --pkglibdir)/classbill.so"
 SO_MD5=$(md5sum <"$SO_PATH" | cut -c1-12)
-REV=$(git -C "$CB_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-SRC_DIRTY=$(git -C "$CB_ROOT" status --porcelain -- src sql Makefile 2>/dev/null | awk '{ print $2 }' | tr '\n' ' ')
+# (A copy without .git, as in test/chroot.sh, says so; CB_BENCH_REV names
+# the commit then, e.g. CB_BENCH_REV=$(git rev-parse --short HEAD).)
+REV=${CB_BENCH_REV:-$(git -C "$CB_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+SRC_DIRTY=$({ git -C "$CB_ROOT" status --porcelain -- src sql Makefile 2>/dev/null || true; } | awk '{ print $2 }' | tr '\n' ' ')
 cb_start_cluster "${SETTINGS[@]}"
 
 DB=cb_bench
@@ -82,44 +105,10 @@ cb_psql -c "CREATE EXTENSION classbill" -c "CREATE EXTENSION pg_prewarm"
 # Data
 # ---------------------------------------------------------------------
 
-# Rooms start anywhere in November 2026 (billing time zone) and last
-# 30 min to 3 h, so some cross a billing-day boundary. Participants per
-# room: 2 + floor(random()^2 * 24), i.e. 2..25, mostly small. Each
-# participant has 1..3 sessions (1 + floor(random()^1.1 * 3), mean about
-# 1.94): the room's time is cut in as many slots, and a session joins in
-# the first 30% of its slot and leaves in the last 30%, so one
-# participant's sessions never overlap. Times carry microseconds.
-# Participant ids are 'u' plus seven digits, distinct within a room.
-# Rows go in in time order, like an append-only event log.
+# The rows: test/bench_events.sql (time order, like an event log).
 # gen_events TABLE ROOMS: the generator, into a new table.
 gen_events() {
-	cb_psql -v tbl="$1" -v rooms="$2" -v seed="$SEED" <<'SQL'
-CREATE TABLE :"tbl" (room bigint, participant text, event text, at timestamptz);
-SELECT setseed(:seed) \gset
-INSERT INTO :"tbl" (room, participant, event, at)
-WITH rooms AS MATERIALIZED (
-	SELECT g::bigint AS room,
-	       timestamptz '2026-11-01 00:00:00 Asia/Shanghai'
-	         + random() * interval '29 days 20 hours' AS t0,
-	       interval '30 minutes' + random() * interval '150 minutes' AS dur,
-	       2 + floor(random() ^ 2 * 24)::int AS np,
-	       1000000 + floor(random() * 8999000)::int AS ubase
-	FROM generate_series(1, :rooms) g
-), parts AS MATERIALIZED (
-	SELECT r.room, r.t0, r.dur, r.ubase + p AS uid,
-	       1 + floor(random() ^ 1.1 * 3)::int AS ns
-	FROM rooms r, generate_series(1, r.np) p
-), sess AS MATERIALIZED (
-	SELECT q.room, q.uid,
-	       q.t0 + q.dur * ((k - 1 + 0.3 * random()) / q.ns) AS j,
-	       q.t0 + q.dur * ((k - 0.3 * random()) / q.ns) AS l
-	FROM parts q, generate_series(1, q.ns) k
-)
-SELECT s.room, 'u' || s.uid, e.event, e.at
-FROM sess s, LATERAL (VALUES ('join', s.j), ('leave', s.l)) e(event, at)
-ORDER BY e.at;
-VACUUM ANALYZE :"tbl";
-SQL
+	cb_psql -v tbl="$1" -v rooms="$2" -v seed="$SEED" -f "$CB_ROOT/test/bench_events.sql"
 }
 cb_say "generating $ROOMS rooms (seed $SEED)"
 gen_start=$(date +%s.%N)
@@ -133,6 +122,22 @@ cb_psql -At -c "SELECT 'participants per room: min ' || min(n) || ', avg ' || ro
                 || '; events per room: min ' || min(e) || ', avg ' || round(avg(e), 1) || ', max ' || max(e)
                 FROM (SELECT count(DISTINCT participant) n, count(*) e FROM ev GROUP BY room) s"
 cb_psql -At -c "SELECT 'time range: ' || min(at) || ' .. ' || max(at) || ' (session time zone ' || current_setting('TimeZone') || ')' FROM ev"
+
+# The same rows in the two other orders.  ev_room: room by room, each
+# participant's rows together (bytewise, COLLATE "C"), so within a room
+# the rows are far from time order.  ev_shuf: a random permutation
+# (setseed, so the same one every run).
+cb_say "the same rows room by room (ev_room) and shuffled (ev_shuf)"
+cb_psql -v seed="$SEED" <<'SQL'
+CREATE TABLE ev_room AS SELECT * FROM ev ORDER BY room, participant COLLATE "C", at;
+SELECT setseed(:seed) \gset
+CREATE TABLE ev_shuf AS SELECT * FROM ev ORDER BY random();
+VACUUM ANALYZE ev_room;
+VACUUM ANALYZE ev_shuf;
+SQL
+ORDERS=(t r s)
+order_table() { case $1 in t) echo ev ;; r) echo ev_room ;; s) echo ev_shuf ;; esac; }
+order_name() { case $1 in t) echo "in time order" ;; r) echo "room by room" ;; s) echo "shuffled" ;; esac; }
 
 # ---------------------------------------------------------------------
 # Queries
@@ -187,6 +192,9 @@ QC="SELECT count(*), sum(minutes) FROM (
   GROUP BY room
 ) z"
 
+qa() { echo "SELECT count(*), sum(c) FROM (SELECT room, count(*) AS c FROM $1 GROUP BY room) s"; }
+qb() { echo "SELECT count(*), sum(classbill.minutes(u)) FROM (SELECT room, classbill.room_usage(participant, event, at) AS u FROM $1 GROUP BY room) s"; }
+
 cb_say "queries and their plans"
 for q in a b c; do
 	case $q in a) sql=$QA ;; b) sql=$QB ;; c) sql=$QC ;; esac
@@ -194,32 +202,59 @@ for q in a b c; do
 	echo "$sql;"
 	cb_psql -At -c "EXPLAIN (COSTS OFF) $sql"
 done
+echo "-- (a) and (b) run on ev_room and ev_shuf too, with the same plans:"
+cb_psql -At -c "EXPLAIN (COSTS OFF) $(qb ev_shuf)"
 
 # ---------------------------------------------------------------------
 # Warm the cache, then time
 # ---------------------------------------------------------------------
 
 cb_say "warming the cache"
-cb_psql -At -c "SELECT 'pg_prewarm(ev): ' || pg_prewarm('ev') || ' blocks'"
+for o in "${ORDERS[@]}"; do
+	cb_psql -At -c "SELECT 'pg_prewarm($(order_table $o)): ' || pg_prewarm('$(order_table $o)') || ' blocks'"
+done
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) printf "%.1f\n", v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2f", x / y }'; }
 
+# Tags: a-t, b-t (time order), a-r, b-r (room by room), a-s, b-s
+# (shuffled), c (plain SQL on ev).  One round runs each once.
 ROUNDS=$RUNS
 [ "$RUNS_C" -gt "$ROUNDS" ] && ROUNDS=$RUNS_C
-cb_say "timing: $ROUNDS rounds, (a) and (b) $RUNS runs each, (c) $RUNS_C runs"
+cb_say "timing: $ROUNDS rounds, (a) and (b) on each order $RUNS runs each, (c) $RUNS_C runs"
+# Besides psql's \timing (wall time), each query's CPU time in its
+# backend: utime + stime of /proc/PID/stat before and after, in clock
+# ticks (10 ms).  On a machine shared with other work the wall time also
+# counts the time the backend waited for a core; its CPU time does not,
+# so its ratios move much less from run to run (both are printed).
+TICK_MS=$(awk -v t="$(getconf CLK_TCK)" 'BEGIN { print 1000 / t }')
+cpu_mark() {   # cpu_mark TAG: a psql line appending "TAG ticks" to cpu.txt
+	echo "\\! awk -v tag='$1' '{ print tag, \$14 + \$15 }' /proc/\$(cat $CB_TMP/bpid)/stat >>$CB_TMP/cpu.txt"
+}
+timed_query() {   # timed_query TAG RUN SQL
+	echo "\\echo @$1 $2"
+	cpu_mark "$1 $2 start"
+	echo "$3;"
+	cpu_mark "$1 $2 end"
+}
+# cpu_ms FILE TAG: the CPU milliseconds of each run of TAG, one a line
+cpu_ms() {
+	awk -v t="$1" -v ms="$TICK_MS" '$1 == t && $3 == "start" { s[$2] = $4 } $1 == t && $3 == "end" { printf "%.1f\n", ($4 - s[$2]) * ms }' "$CB_TMP/cpu.txt"
+}
+: >"$CB_TMP/cpu.txt"
+chmod 666 "$CB_TMP/cpu.txt"
 {
+	echo "SELECT pg_backend_pid() \\g $CB_TMP/bpid"
 	echo '\timing on'
 	for ((i = 1; i <= ROUNDS; i++)); do
 		if [ "$i" -le "$RUNS" ]; then
-			echo "\\echo @a $i"
-			echo "$QA;"
-			echo "\\echo @b $i"
-			echo "$QB;"
+			for o in "${ORDERS[@]}"; do
+				timed_query "a-$o" "$i" "$(qa "$(order_table $o)")"
+				timed_query "b-$o" "$i" "$(qb "$(order_table $o)")"
+			done
 		fi
 		if [ "$i" -le "$RUNS_C" ]; then
-			echo "\\echo @c $i"
-			echo "$QC;"
+			timed_query c "$i" "$QC"
 		fi
 	done
 } >"$CB_TMP/timed.sql"
@@ -228,15 +263,32 @@ cb_psql -At -f "$CB_TMP/timed.sql" | tee "$CB_TMP/timed.out" |
 	>"$CB_TMP/timed.tsv"
 awk '{ printf "  (%s) run %s: %10.1f ms   rooms|total %s\n", $1, $2, $3, $4 }' "$CB_TMP/timed.tsv"
 
-MED_A=$(awk '$1 == "a" { print $3 }' "$CB_TMP/timed.tsv" | median)
-MED_B=$(awk '$1 == "b" { print $3 }' "$CB_TMP/timed.tsv" | median)
-MED_C=$(awk '$1 == "c" { print $3 }' "$CB_TMP/timed.tsv" | median)
-R_BA=$(ratio "$MED_B" "$MED_A")
+med_of() { awk -v t="$1" '$1 == t { print $3 }' "$CB_TMP/timed.tsv" | median; }
+declare -A MED_AO MED_BO R_BAO CPU_AO CPU_BO R_CPU_BAO
+for o in "${ORDERS[@]}"; do
+	MED_AO[$o]=$(med_of "a-$o")
+	MED_BO[$o]=$(med_of "b-$o")
+	R_BAO[$o]=$(ratio "${MED_BO[$o]}" "${MED_AO[$o]}")
+	CPU_AO[$o]=$(cpu_ms "a-$o" | median)
+	CPU_BO[$o]=$(cpu_ms "b-$o" | median)
+	R_CPU_BAO[$o]=$(ratio "${CPU_BO[$o]}" "${CPU_AO[$o]}")
+done
+echo "  CPU time of the backend, ms per run:"
+for tag in a-t b-t a-r b-r a-s b-s c; do
+	echo "  ($tag) $(cpu_ms "$tag" | tr '\n' ' ')"
+done
+MED_A=${MED_AO[t]}
+MED_B=${MED_BO[t]}
+MED_C=$(med_of c)
+CPU_C=$(cpu_ms c | median)
+R_BA=${R_BAO[t]}
 R_CB=$(ratio "$MED_C" "$MED_B")
+R_CPU_CB=$(ratio "$CPU_C" "${CPU_BO[t]}")
 
-# Every run of a query must give the same row; (b) and (c) must agree.
-RES_A=$(awk '$1 == "a" { print $4 }' "$CB_TMP/timed.tsv" | sort -u)
-RES_B=$(awk '$1 == "b" { print $4 }' "$CB_TMP/timed.tsv" | sort -u)
+# Every run of a query must give the same row; (b) on every order and (c)
+# must agree, (a) must count every room and row.
+RES_A=$(awk '$1 ~ /^a-/ { print $4 }' "$CB_TMP/timed.tsv" | sort -u)
+RES_B=$(awk '$1 ~ /^b-/ { print $4 }' "$CB_TMP/timed.tsv" | sort -u)
 RES_C=$(awk '$1 == "c" { print $4 }' "$CB_TMP/timed.tsv" | sort -u)
 MIN_B=${RES_B#*|}
 MIN_C=${RES_C#*|}
@@ -328,6 +380,11 @@ MEM_B=$(hashagg_mem "$QB_INNER")
 BPE=$(awk -v a="$MEM_A" -v b="$MEM_B" -v n="$EVENTS" 'BEGIN { printf "%.1f", (b - a) * 1024 / n }')
 BPE_B=$(awk -v b="$MEM_B" -v n="$EVENTS" 'BEGIN { printf "%.1f", b * 1024 / n }')
 echo "  (a) ${MEM_A} kB, (b) ${MEM_B} kB: (b - a) = $BPE bytes/event, b alone = $BPE_B bytes/event"
+echo "  (b) on the shuffled rows: $(qb ev_shuf | sed 's/.*FROM (//; s/) s$//')"
+MEM_BS=$(hashagg_mem "SELECT room, classbill.room_usage(participant, event, at) AS u FROM ev_shuf GROUP BY room")
+BPE_S=$(awk -v a="$MEM_A" -v b="$MEM_BS" -v n="$EVENTS" 'BEGIN { printf "%.1f", (b - a) * 1024 / n }')
+echo "  (b) shuffled ${MEM_BS} kB: (b - a) = $BPE_S bytes/event"
+BPE_MAX=$(awk -v x="$BPE" -v y="$BPE_S" 'BEGIN { print (x > y ? x : y) }')
 
 # ---------------------------------------------------------------------
 # One room of BIG_EVENTS events
@@ -355,29 +412,40 @@ SELECT 1, s.who, e.event, e.at
 FROM sess s, LATERAL (VALUES ('join', s.j), ('leave', s.l)) e(event, at)
 ORDER BY e.at;
 VACUUM ANALYZE ev_big;
+SELECT setseed(:seed) \gset
+CREATE TABLE ev_big_shuf AS SELECT * FROM ev_big ORDER BY random();
+VACUUM ANALYZE ev_big_shuf;
 SELECT pg_prewarm('ev_big') \gset
+SELECT pg_prewarm('ev_big_shuf') \gset
 SQL
 big_gen_secs=$(awk -v a="$big_gen_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 BIG_COUNT=$(cb_psql -At -c "SELECT count(*) FROM ev_big")
 echo "ev_big: $BIG_COUNT events, generated in ${big_gen_secs}s"
 
 QBIG_INNER="SELECT room, classbill.room_usage(participant, event, at) AS u FROM ev_big GROUP BY room"
-QBIG="SELECT count(*), sum(classbill.minutes(u)) FROM ($QBIG_INNER) s"
 echo "  $QBIG_INNER"
 MEM_BIG=$(hashagg_mem "$QBIG_INNER")
 BPE_BIG=$(awk -v m="$MEM_BIG" -v n="$BIG_COUNT" 'BEGIN { printf "%.1f", m * 1024 / n }')
 {
+	echo "SELECT pg_backend_pid() \\g $CB_TMP/bpid"
 	echo '\timing on'
 	for ((i = 1; i <= BIG_RUNS; i++)); do
-		echo "\\echo @big $i"
-		echo "$QBIG;"
+		timed_query big-t "$i" "$(qb ev_big)"
+		timed_query big-s "$i" "$(qb ev_big_shuf)"
 	done
 } >"$CB_TMP/big.sql"
 cb_psql -At -f "$CB_TMP/big.sql" |
 	awk '/^@/ { tag = substr($1, 2) " " $2; next } /^Time:/ { print tag, $2, res; next } { res = $0 }' \
 	>"$CB_TMP/big.tsv"
-awk '{ printf "  run %s: %10.1f ms   rooms|minutes %s\n", $2, $3, $4 }' "$CB_TMP/big.tsv"
-MED_BIG=$(awk '{ print $3 }' "$CB_TMP/big.tsv" | median)
+awk '{ printf "  (%s) run %s: %10.1f ms   rooms|minutes %s\n", $1, $2, $3, $4 }' "$CB_TMP/big.tsv"
+MED_BIG=$(awk '$1 == "big-t" { print $3 }' "$CB_TMP/big.tsv" | median)
+MED_BIGS=$(awk '$1 == "big-s" { print $3 }' "$CB_TMP/big.tsv" | median)
+CPU_BIG=$(cpu_ms big-t | median)
+CPU_BIGS=$(cpu_ms big-s | median)
+if [ "$(awk '{ print $4 }' "$CB_TMP/big.tsv" | sort -u | wc -l)" != 1 ]; then
+	echo "!!! MISMATCH: the big room in time order and shuffled"
+	check_ok=no
+fi
 echo "  memory ${MEM_BIG} kB = $BPE_BIG bytes/event"
 
 # ---------------------------------------------------------------------
@@ -467,20 +535,21 @@ if [ "${CB_BENCH_TEN:-1}" = 1 ]; then
 	cb_psql -At -c "SELECT 'pg_prewarm(ev10): ' || pg_prewarm('ev10') || ' blocks'"
 	TEN_RUNS=3
 	{
+		echo "SELECT pg_backend_pid() \\g $CB_TMP/bpid"
 		echo '\timing on'
 		for ((i = 1; i <= TEN_RUNS; i++)); do
-			echo "\\echo @a $i"
-			echo "${QA//FROM ev /FROM ev10 };"
-			echo "\\echo @b $i"
-			echo "${QB//FROM ev /FROM ev10 };"
+			timed_query ten-a "$i" "$(qa ev10)"
+			timed_query ten-b "$i" "$(qb ev10)"
 		done
 	} >"$CB_TMP/ten.sql"
 	cb_psql -At -f "$CB_TMP/ten.sql" |
 		awk '/^@/ { tag = substr($1, 2) " " $2; next } /^Time:/ { print tag, $2, res; next } { res = $0 }' \
 		>"$CB_TMP/ten.tsv"
 	awk '{ printf "  (%s) run %s: %10.1f ms   rooms|total %s\n", $1, $2, $3, $4 }' "$CB_TMP/ten.tsv"
-	MED_A10=$(awk '$1 == "a" { print $3 }' "$CB_TMP/ten.tsv" | median)
-	MED_B10=$(awk '$1 == "b" { print $3 }' "$CB_TMP/ten.tsv" | median)
+	MED_A10=$(awk '$1 == "ten-a" { print $3 }' "$CB_TMP/ten.tsv" | median)
+	MED_B10=$(awk '$1 == "ten-b" { print $3 }' "$CB_TMP/ten.tsv" | median)
+	CPU_A10=$(cpu_ms ten-a | median)
+	CPU_B10=$(cpu_ms ten-b | median)
 	echo "  (a) ${QA_INNER//FROM ev /FROM ev10 }"
 	MEM_A10=$(hashagg_mem "${QA_INNER//FROM ev /FROM ev10 }")
 	echo "  (b) ${QB_INNER//FROM ev /FROM ev10 }"
@@ -511,6 +580,8 @@ if [ -n "${MED_B10:-}" ]; then
 			"$(per_m "$MED_B" "$EVENTS")" "$MEM_B" "$(mb_per_m "$MEM_B" "$EVENTS")"
 		printf '              10x %10d %10.1f %10.1f %21s %15s %17s\n' "$TEN_EVENTS" "$MED_A10" "$MED_B10" \
 			"$(per_m "$MED_B10" "$TEN_EVENTS")" "$MEM_B10" "$(mb_per_m "$MEM_B10" "$TEN_EVENTS")"
+		printf '              CPU time of (b): %s ms at 1x (%s per M events), %s ms at 10x (%s per M events)\n' \
+			"${CPU_BO[t]}" "$(per_m "${CPU_BO[t]}" "$EVENTS")" "$CPU_B10" "$(per_m "$CPU_B10" "$TEN_EVENTS")"
 		printf '              (a) memory %s kB at 1x, %s kB at 10x; the 10x table %s, generated in %ss\n' \
 			"$MEM_A" "$MEM_A10" "$TEN_SIZE" "$ten_gen_secs"
 	)
@@ -527,23 +598,55 @@ postgresql  : $PGVER; shared_buffers 4GB, work_mem 1GB,
 data        : $EVENTS join/leave events, $NROOMS rooms, 2-25 participants,
               1-3 sessions each, November 2026, billing zone $TZ_BILL
               ($TABLE_SIZE, in time order, prewarmed)
-medians     : (a) GROUP BY room, count(*)        $(printf '%10.1f' "$MED_A") ms  ($RUNS runs)
-              (b) classbill.room_usage           $(printf '%10.1f' "$MED_B") ms  ($RUNS runs)
-              (c) plain SQL, same minutes        $(printf '%10.1f' "$MED_C") ms  ($RUNS_C runs)
-ratios      : (b)/(a) = $R_BA   target <= 2    $(mark "$R_BA" 2 '<=')
-              (c)/(b) = $R_CB   target >= 15   $(mark "$R_CB" 15 '>=')
-minutes     : (b) $MIN_B, (c) $MIN_C: $([ $check_ok = yes ] && echo match || echo MISMATCH)
-memory      : HashAggregate (a) $MEM_A kB, (b) $MEM_B kB
-              (b - a) per event = $BPE bytes   target <= 24   $(mark "$BPE" 24 '<=')
+medians     :               wall time: (a) count(*)   (b) room_usage  (b)/(a) | CPU time: (a)      (b)  (b)/(a)
+              in time order    $(printf '%10.1f ms %13.1f ms %8s | %10.1f %8.1f %8s' "${MED_AO[t]}" "${MED_BO[t]}" "${R_BAO[t]}" "${CPU_AO[t]}" "${CPU_BO[t]}" "${R_CPU_BAO[t]}")
+              room by room     $(printf '%10.1f ms %13.1f ms %8s | %10.1f %8.1f %8s' "${MED_AO[r]}" "${MED_BO[r]}" "${R_BAO[r]}" "${CPU_AO[r]}" "${CPU_BO[r]}" "${R_CPU_BAO[r]}")
+              shuffled         $(printf '%10.1f ms %13.1f ms %8s | %10.1f %8.1f %8s' "${MED_AO[s]}" "${MED_BO[s]}" "${R_BAO[s]}" "${CPU_AO[s]}" "${CPU_BO[s]}" "${R_CPU_BAO[s]}")
+              (c) plain SQL, same minutes, in time order: wall $(printf '%.1f' "$MED_C") ms, CPU $CPU_C ms
+              ((a), (b) $RUNS runs each, (c) $RUNS_C; (c)/(b) wall $R_CB, CPU $R_CPU_CB)
+minutes     : (b) $MIN_B on every order, (c) $MIN_C: $([ $check_ok = yes ] && echo match || echo MISMATCH)
+memory      : HashAggregate (a) $MEM_A kB, (b) $MEM_B kB in time order, $MEM_BS kB shuffled
+              (b - a) per event = $BPE bytes in time order, $BPE_S shuffled
               (b) per event     = $BPE_B bytes
 account peak: ${RES_P%%|*} accounts (room % 1000), sum of their peaks ${RES_P#*|} (p) / ${RES_Q#*|} (q)
               (p) classbill.account_peak $(fmt_s "$MED_P"), (q) plain SQL $(fmt_s "$MED_Q"): (q)/(p) = $R_QP
-one room    : $BIG_COUNT events ($BIG_PARTS participants x $BIG_SESS sessions)
-              room_usage $(fmt_s "$MED_BIG") (median of $BIG_RUNS), memory $MEM_BIG kB = $BPE_BIG bytes/event
+one room    : $BIG_COUNT events ($BIG_PARTS participants x $BIG_SESS sessions), medians of $BIG_RUNS
+              in time order $(fmt_s "$MED_BIG") ($(per_m "$MED_BIG" "$BIG_COUNT") ms per M events; CPU $(per_m "$CPU_BIG" "$BIG_COUNT")), shuffled $(fmt_s "$MED_BIGS") ($(per_m "$MED_BIGS" "$BIG_COUNT") ms per M events; CPU $(per_m "$CPU_BIGS" "$BIG_COUNT"))
+              memory $MEM_BIG kB = $BPE_BIG bytes/event
 parallel    : room_usage, medians of $RUNS: ev 0 workers $(fmt_s "$MED_B0"), 2 workers $(fmt_s "$MED_B2"): speed-up $(ratio "$MED_B0" "$MED_B2")
               ev hash-partitioned by room (4), partitionwise: 0 workers $(fmt_s "$MED_P0"), 2 workers $(fmt_s "$MED_P2"): speed-up $(ratio "$MED_P0" "$MED_P2")
               every room value identical in all four (md5 $PAR_MD5): $([ "$PAR_SAME" = 1 ] && echo yes || echo NO)
 ${SCALE_LINES:+$SCALE_LINES$NL}run         : data generated in ${gen_secs}s (+ ${big_gen_secs}s for the big room), whole script ${total_secs}s
 EOF
+
+# The targets of issue 15, each "target ...: measured X (met|NOT met)".
+target() {   # target TEXT MEASURED LIMIT <=|>= [NOTE]
+	local ok
+	ok=$(awk -v x="$2" -v t="$3" -v op="$4" 'BEGIN { if (x == "" || x == "nan") { print "NOT met"; exit } ok = (op == "<=") ? (x + 0 <= t + 0) : (x + 0 >= t + 0); print ok ? "met" : "NOT met" }')
+	printf 'target %s: measured %s%s (%s)\n' "$1" "$2" "${5:+ $5}" "$ok"
+}
+PER_M1=$(per_m "$MED_B" "$EVENTS")
+CPU_PER_M1=$(per_m "${CPU_BO[t]}" "$EVENTS")
+echo
+echo "== targets (issue 15; ratios of medians measured side by side in this run;"
+echo "   single-process queries judged on the backend's CPU time, parallel plans on wall time)"
+target "room_usage / count(*) floor, rows in time order, at most 1.6" "${R_CPU_BAO[t]}" 1.6 '<=' "by CPU time (${R_BAO[t]} by wall time)"
+target "room_usage / count(*) floor, rows room by room, at most 2.0" "${R_CPU_BAO[r]}" 2.0 '<=' "by CPU time (${R_BAO[r]} by wall time)"
+target "room_usage / count(*) floor, rows shuffled, at most 2.0" "${R_CPU_BAO[s]}" 2.0 '<=' "by CPU time (${R_BAO[s]} by wall time)"
+target "plain SQL / room_usage (time order), at least 15" "$R_CPU_CB" 15 '>=' "by CPU time ($R_CB by wall time)"
+target "2 workers over a plain table faster than 0 (speed-up above 1)" "$(ratio "$MED_B0" "$MED_B2")" 1.0001 '>=' "x, wall time"
+target "2 workers over a table partitioned by room, speed-up at least 1.6" "$(ratio "$MED_P0" "$MED_P2")" 1.6 '>=' "x, wall time"
+target "memory per buffered event at most 24 bytes, rows in time order" "$BPE" 24 '<=' "bytes"
+target "memory per buffered event at most 24 bytes, rows shuffled" "$BPE_S" 24 '<=' "bytes"
+target "shuffled room of $BIG_COUNT events, CPU ms per M events within 1.25x of the 1x figure ($CPU_PER_M1 ms, time order)" \
+	"$(ratio "$(per_m "$CPU_BIGS" "$BIG_COUNT")" "$CPU_PER_M1")" 1.25 '<=' \
+	"x ($(per_m "$CPU_BIGS" "$BIG_COUNT") ms per M events; by wall time $(ratio "$(per_m "$MED_BIGS" "$BIG_COUNT")" "$PER_M1")x)"
+if [ -n "${MED_B10:-}" ]; then
+	target "10x data set ($TEN_EVENTS events), CPU ms per M events within 1.25x of the 1x figure ($CPU_PER_M1 ms)" \
+		"$(ratio "$(per_m "$CPU_B10" "$TEN_EVENTS")" "$CPU_PER_M1")" 1.25 '<=' \
+		"x ($(per_m "$CPU_B10" "$TEN_EVENTS") ms per M events; by wall time $(ratio "$(per_m "$MED_B10" "$TEN_EVENTS")" "$PER_M1")x)"
+else
+	echo "target 10x data set: not measured (CB_BENCH_TEN=0)"
+fi
 
 [ $check_ok = yes ] || exit 1

@@ -123,18 +123,9 @@ cb_psql -At -c "SELECT 'participants per room: min ' || min(n) || ', avg ' || ro
                 FROM (SELECT count(DISTINCT participant) n, count(*) e FROM ev GROUP BY room) s"
 cb_psql -At -c "SELECT 'time range: ' || min(at) || ' .. ' || max(at) || ' (session time zone ' || current_setting('TimeZone') || ')' FROM ev"
 
-# The same rows in the two other orders.  ev_room: room by room, each
-# participant's rows together (bytewise, COLLATE "C"), so within a room
-# the rows are far from time order.  ev_shuf: a random permutation
-# (setseed, so the same one every run).
+# The same rows in the two other orders (test/bench_orders.sql).
 cb_say "the same rows room by room (ev_room) and shuffled (ev_shuf)"
-cb_psql -v seed="$SEED" <<'SQL'
-CREATE TABLE ev_room AS SELECT * FROM ev ORDER BY room, participant COLLATE "C", at;
-SELECT setseed(:seed) \gset
-CREATE TABLE ev_shuf AS SELECT * FROM ev ORDER BY random();
-VACUUM ANALYZE ev_room;
-VACUUM ANALYZE ev_shuf;
-SQL
+cb_psql -v seed="$SEED" -f "$CB_ROOT/test/bench_orders.sql"
 ORDERS=(t r s)
 order_table() { case $1 in t) echo ev ;; r) echo ev_room ;; s) echo ev_shuf ;; esac; }
 order_name() { case $1 in t) echo "in time order" ;; r) echo "room by room" ;; s) echo "shuffled" ;; esac; }

@@ -39,21 +39,8 @@ export PGDATABASE=cb_ab
 cb_psql -c "CREATE EXTENSION classbill" -c "CREATE EXTENSION pg_prewarm"
 cb_say "generating $ROOMS rooms in three orders"
 cb_psql -v tbl=ev -v rooms="$ROOMS" -v seed=0.31 -f "$CB_ROOT/test/bench_events.sql"
-cb_psql -v big="$BIG" <<'SQL'
-CREATE TABLE ev_room AS SELECT * FROM ev ORDER BY room, participant COLLATE "C", at;
-SELECT setseed(0.31) \gset
-CREATE TABLE ev_shuf AS SELECT * FROM ev ORDER BY random();
-CREATE TABLE ev_big_shuf AS
-SELECT 1::bigint AS room, 'u' || (2000000 + g % 1000) AS participant,
-       CASE WHEN g / 1000 % 2 = 0 THEN 'join' ELSE 'leave' END AS event,
-       timestamptz '2026-11-01 00:00:00+08' + (g / 1000) * interval '17 minutes'
-         + (g % 1000) * interval '1 millisecond' AS at
-FROM generate_series(0, :big - 1) g ORDER BY random();
-VACUUM ANALYZE ev_room;
-VACUUM ANALYZE ev_shuf;
-VACUUM ANALYZE ev_big_shuf;
-SELECT pg_prewarm('ev') + pg_prewarm('ev_room') + pg_prewarm('ev_shuf') + pg_prewarm('ev_big_shuf') AS blocks \gset
-SQL
+cb_psql -v seed=0.31 -v big="$BIG" -f "$CB_ROOT/test/bench_orders.sql"
+cb_psql -c "SELECT pg_prewarm('ev') + pg_prewarm('ev_room') + pg_prewarm('ev_shuf') + pg_prewarm('ev_big_shuf') AS blocks" >/dev/null
 TICK_MS=$(awk -v t="$(getconf CLK_TCK)" 'BEGIN { print 1000 / t }')
 : >"$CB_TMP/cpu.txt"
 chmod 666 "$CB_TMP/cpu.txt"

@@ -128,3 +128,53 @@ cb_stop_cluster() {
 cb_psql() {
 	"$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"
 }
+
+# Several servers on loopback, for test/t scripts (shards, Citus):
+#   cb_nodes NAME BASE NODE...   makes $CB_TMP/NAME (DIR), the nodes' list
+#                                (NODES) and ports BASE + 0..3999 + index,
+#                                and stops every node at exit (unless
+#                                CB_KEEP_NODES is set)
+#   port_of NODE                 a node's port
+#   cb_init_node NODE [LINE...]  initdb, then listen on 127.0.0.1 at its
+#                                port, with the given postgresql.conf lines
+#   cb_start_node NODE
+cb_nodes() {
+	local name=$1 base=$2
+	shift 2
+	: "${CB_TMP:=$(mktemp -d "/tmp/classbill-$name.XXXXXX")}"
+	DIR=$CB_TMP/$name
+	rm -rf "$DIR" && mkdir -p "$DIR" && chmod 755 "$DIR"
+	[ "$(id -u)" -eq 0 ] && chown postgres: "$DIR"
+	NODES=("$@")
+	CB_NODES_BASE=$((base + RANDOM % 4000))
+	trap '[ -n "${CB_KEEP_NODES:-}" ] || cb_stop_nodes' EXIT
+}
+cb_stop_nodes() {
+	local n
+	for n in "${NODES[@]}"; do
+		[ -f "$DIR/$n/postmaster.pid" ] &&
+			cb_as_server_user "$PG_BIN/pg_ctl" -D "$DIR/$n" -m immediate -w -s stop || true
+	done
+}
+port_of() {
+	local i
+	for i in "${!NODES[@]}"; do
+		[ "${NODES[$i]}" = "$1" ] && { echo $((CB_NODES_BASE + i)); return; }
+	done
+	echo "port_of: no node $1" >&2
+	return 1
+}
+cb_init_node() {
+	local n=$1
+	shift
+	cb_as_server_user "$PG_BIN/initdb" -D "$DIR/$n" -U postgres -A trust --no-sync -E UTF8 \
+		--locale=C.UTF-8 >"$DIR/$n.initdb.log"
+	{
+		printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = off\n" \
+			"$(port_of "$n")" "$DIR"
+		printf '%s\n' "$@"
+	} | cb_as_server_user tee -a "$DIR/$n/postgresql.conf" >/dev/null
+}
+cb_start_node() {
+	cb_as_server_user "$PG_BIN/pg_ctl" -D "$DIR/$1" -l "$DIR/$1.log" -w -s start
+}

@@ -36,21 +36,7 @@ export PGDATABASE=cb_prof
 cb_psql -c "CREATE EXTENSION classbill"
 cb_say "generating $ROOMS rooms in three orders, and one shuffled room of $BIG events"
 cb_psql -v tbl=ev -v rooms="$ROOMS" -v seed="$SEED" -f "$CB_ROOT/test/bench_events.sql"
-cb_psql -v seed="$SEED" -v big="$BIG" <<'SQL'
-CREATE TABLE ev_room AS SELECT * FROM ev ORDER BY room, participant COLLATE "C", at;
-SELECT setseed(:seed) \gset
-CREATE TABLE ev_shuf AS SELECT * FROM ev ORDER BY random();
-CREATE TABLE ev_big_shuf AS
-SELECT 1::bigint AS room, 'u' || (2000000 + g % 1000) AS participant,
-       CASE WHEN g / 1000 % 2 = 0 THEN 'join' ELSE 'leave' END AS event,
-       timestamptz '2026-11-01 00:00:00+08' + (g / 1000) * interval '17 minutes'
-         + (g % 1000) * interval '1 millisecond' AS at
-FROM generate_series(0, :big - 1) g ORDER BY random();
-VACUUM ANALYZE ev_room;
-VACUUM ANALYZE ev_shuf;
-VACUUM ANALYZE ev_big_shuf;
-CHECKPOINT;
-SQL
+cb_psql -v seed="$SEED" -v big="$BIG" -f "$CB_ROOT/test/bench_orders.sql" -c CHECKPOINT
 EVENTS=$(cb_psql -At -c "SELECT count(*) FROM ev")
 echo "ev: $EVENTS events, $ROOMS rooms"
 cb_as_server_user "$PG_BIN/pg_ctl" -D "$CB_PGDATA" -w -s stop

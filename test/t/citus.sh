@@ -14,31 +14,15 @@ if [ ! -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ]; then
 	exit 0
 fi
 
-: "${CB_TMP:=$(mktemp -d /tmp/classbill-citus.XXXXXX)}"
-DIR=$CB_TMP/citus
-rm -rf "$DIR" && mkdir -p "$DIR" && chmod 755 "$DIR"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$DIR"
-BASE=$((51000 + RANDOM % 4000))
-NODES=(coord w1 w2)
+cb_nodes citus 51000 coord w1 w2
 
-stop_nodes() {
-	local n
-	for n in "${NODES[@]}"; do
-		[ -f "$DIR/$n/postmaster.pid" ] &&
-			cb_as_server_user "$PG_BIN/pg_ctl" -D "$DIR/$n" -m immediate -w -s stop || true
-	done
-}
-trap '[ -n "${CB_KEEP_NODES:-}" ] || stop_nodes' EXIT
-
-port_of() { case $1 in coord) echo $BASE ;; w1) echo $((BASE + 1)) ;; w2) echo $((BASE + 2)) ;; esac; }
 on() { local n=$1; shift; cb_psql -h 127.0.0.1 -p "$(port_of "$n")" -U postgres -d billing "$@"; }
 single() { cb_psql -h 127.0.0.1 -p "$(port_of coord)" -U postgres -d single "$@"; }
 coord() { on coord "$@"; }
 
 start=$(date +%s)
 for n in "${NODES[@]}"; do
-	cb_as_server_user "$PG_BIN/initdb" -D "$DIR/$n" -U postgres -A trust --no-sync -E UTF8 \
-		--locale=C.UTF-8 >"$DIR/$n.initdb.log"
+	cb_init_node "$n" "shared_buffers = '128MB'" "shared_preload_libraries = 'citus'" "max_connections = 100"
 	# the writer logs in to the workers with a password, and never to the
 	# coordinator; everyone else (this test's superuser, Citus's own
 	# connections) as initdb set up
@@ -49,9 +33,7 @@ for n in "${NODES[@]}"; do
 		{ echo "host all classbill_writer 127.0.0.1/32 scram-sha-256"; cat "$hba"; } >"$hba.new"
 	fi
 	cb_as_server_user cp "$hba.new" "$hba"
-	printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = off\nshared_buffers = '128MB'\nshared_preload_libraries = 'citus'\nmax_connections = 100\n" \
-		"$(port_of "$n")" "$DIR" | cb_as_server_user tee -a "$DIR/$n/postgresql.conf" >/dev/null
-	cb_as_server_user "$PG_BIN/pg_ctl" -D "$DIR/$n" -l "$DIR/$n.log" -w -s start
+	cb_start_node "$n"
 	cb_psql -h 127.0.0.1 -p "$(port_of "$n")" -U postgres -d postgres -q -c "CREATE DATABASE billing"
 	on "$n" -q -c "CREATE EXTENSION citus"
 done

@@ -10,31 +10,13 @@
 # not a silent difference.
 source "$(dirname "$0")/../lib.sh"
 
-: "${CB_TMP:=$(mktemp -d /tmp/classbill-shards.XXXXXX)}"
-DIR=$CB_TMP/shards
-rm -rf "$DIR" && mkdir -p "$DIR" && chmod 755 "$DIR"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$DIR"
-BASE=$((55000 + RANDOM % 4000))
-NODES=(coord shard1 shard2)
+cb_nodes shards 55000 coord shard1 shard2
 
-stop_nodes() {
-	local n
-	for n in "${NODES[@]}"; do
-		[ -f "$DIR/$n/postmaster.pid" ] &&
-			cb_as_server_user "$PG_BIN/pg_ctl" -D "$DIR/$n" -m immediate -w -s stop || true
-	done
-}
-trap '[ -n "${CB_KEEP_NODES:-}" ] || stop_nodes' EXIT
-
-port_of() { case $1 in coord) echo $BASE ;; shard1) echo $((BASE + 1)) ;; shard2) echo $((BASE + 2)) ;; esac; }
 on() { local n=$1; shift; cb_psql -h 127.0.0.1 -p "$(port_of "$n")" -U postgres -d postgres "$@"; }
 
 for n in "${NODES[@]}"; do
-	cb_as_server_user "$PG_BIN/initdb" -D "$DIR/$n" -U postgres -A trust --no-sync -E UTF8 \
-		--locale=C.UTF-8 >"$DIR/$n.initdb.log"
-	printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = off\nshared_buffers = '64MB'\n" \
-		"$(port_of "$n")" "$DIR" | cb_as_server_user tee -a "$DIR/$n/postgresql.conf" >/dev/null
-	cb_as_server_user "$PG_BIN/pg_ctl" -D "$DIR/$n" -l "$DIR/$n.log" -w -s start
+	cb_init_node "$n" "shared_buffers = '64MB'"
+	cb_start_node "$n"
 done
 echo "coordinator on 127.0.0.1:$(port_of coord), shards on :$(port_of shard1) and :$(port_of shard2)"
 

@@ -659,6 +659,22 @@ END $$;
 COMMENT ON FUNCTION classbill_internal.keep_ledger() IS
   'Make the view that keeps DROP EXTENSION from dropping a ledger with lines, unless CASCADE';
 
+-- INSERT ... SELECT never runs in parallel, but the query of a PL/pgSQL
+-- RETURN QUERY may (PostgreSQL 14 on): a close reads its big scans through
+-- this, so the planner can give them workers.  p_sql is built by classbill
+-- itself (values as literals, sources as regclass); p_shape gives the row
+-- type.  The rows pass through a tuplestore (work_mem, then a temp file).
+CREATE FUNCTION classbill_internal.rows_of(p_sql text, p_shape anyelement)
+RETURNS SETOF anyelement
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN QUERY EXECUTE p_sql;
+END $$;
+COMMENT ON FUNCTION classbill_internal.rows_of(text, anyelement) IS
+  'The rows of a query classbill built, in the row type of p_shape, read where the planner may use parallel workers (INSERT ... SELECT may not)';
+
 -- Step 1: the rooms and days whose rows changed ------------------------------
 
 -- Per source: digests of the days [p_lo, p_hi) now against those left
@@ -681,22 +697,27 @@ BEGIN
     CONTINUE WHEN rel IS NULL;
     at_col := CASE s WHEN 'events' THEN 'at' WHEN 'recordings' THEN 'ready_at' ELSE 'finished_at' END;
 
-    -- days whose digest differs from the one billed
-    EXECUTE format($q$
+    -- days whose digest differs from the one billed; the digests are
+    -- read through rows_of, so the scan of the window may have workers
+    -- (the aggregate combines partial digests exactly: sums mod 2^64)
+    EXECUTE $q$
       INSERT INTO classbill_internal.work_days (close_id, source, day, now, was)
       SELECT $6, $3, coalesce(n.day, b.day), coalesce(n.digest, classbill_internal.zero_digest()),
              coalesce(b.digest, classbill_internal.zero_digest())
-      FROM (SELECT d.day, d.digest
-            FROM (SELECT classbill_internal.day_digests(%1$s) AS ds
-                  FROM %2$s AS x WHERE x.%3$I >= $1 AND x.%3$I < $2) AS q,
-                 unnest(q.ds) AS d) AS n
+      FROM classbill_internal.rows_of($7, NULL::classbill_internal.day_digest) AS n
       FULL JOIN (SELECT g.day, g.digest FROM classbill_internal.digest_days AS g
                  WHERE g.source = $3 AND g.day >= $4 AND g.day < $5) AS b ON b.day = n.day
       WHERE coalesce(n.digest, classbill_internal.zero_digest())
             IS DISTINCT FROM coalesce(b.digest, classbill_internal.zero_digest())
         AND coalesce(n.day, b.day) IS NOT NULL
-      $q$, classbill_internal.digest_columns(s), rel, at_col)
-    USING classbill.day_start(p_lo), classbill.day_start(p_hi), s, p_lo, p_hi, p_close;
+      $q$
+    USING classbill.day_start(p_lo), classbill.day_start(p_hi), s, p_lo, p_hi, p_close,
+          format('SELECT d.day, d.digest
+                  FROM (SELECT classbill_internal.day_digests(%s) AS ds
+                        FROM %s AS x WHERE x.%I >= %L AND x.%I < %L) AS q,
+                       unnest(q.ds) AS d',
+                 classbill_internal.digest_columns(s), rel, at_col, classbill.day_start(p_lo), at_col,
+                 classbill.day_start(p_hi));
 
     -- events: the rooms of those days whose rows differ (recordings and
     -- exports of the recheck window are read again whole by every close)
@@ -745,7 +766,8 @@ BEGIN
     INSERT INTO classbill_internal.work_rooms (close_id, room)
     SELECT $1, r.room FROM (
       -- rooms with events on the day or the next: their presence of the day
-      SELECT d.room::text FROM (SELECT DISTINCT x.room FROM %1$s AS x WHERE x.at >= $2 AND x.at < $3) AS d
+      -- (read through rows_of: the scan may have workers)
+      SELECT d.room FROM classbill_internal.rows_of($8, NULL::text) AS d(room)
       UNION
       -- rooms whose events changed
       SELECT w.room FROM classbill_internal.work_digests AS w WHERE w.close_id = $1 AND w.source = 'events'
@@ -762,7 +784,9 @@ BEGIN
     classbill_internal.room_rows_sql(format(
       $w$IN (SELECT lr.room::%1$s FROM classbill.ledger_rooms AS lr WHERE lr.day >= $4 AND lr.day < $5)$w$, room_type)))
   USING p_close, classbill.day_start(p_day), classbill.day_start(p_day + 2), p_day - p_reach, p_day, p_accounts,
-        cardinality(p_accounts) = (SELECT count(*) FROM classbill.accounts);
+        cardinality(p_accounts) = (SELECT count(*) FROM classbill.accounts),
+        format('SELECT d.room::text FROM (SELECT DISTINCT x.room FROM %s AS x WHERE x.at >= %L AND x.at < %L) AS d',
+               classbill.source('events'), classbill.day_start(p_day), classbill.day_start(p_day + 2));
   PERFORM classbill_internal.analyze_work('work_digests');
 
   -- a close of a few of the accounts (one asked for, or days held back)
@@ -1401,7 +1425,12 @@ BEGIN
          a.currency
   FROM classbill_internal.work_bases AS b
   JOIN classbill.accounts AS a ON a.account = b.account
-  CROSS JOIN LATERAL (SELECT classbill_internal.price_on('storage', b.account, a.currency, p_day)) AS p(price)
+  -- the day's price, looked up once per currency rather than once per line
+  LEFT JOIN classbill.rate_periods AS rp
+    ON rp.product = 'storage' AND rp.mode IS NULL AND rp.currency = a.currency
+   AND p_day >= rp.valid_from AND p_day < rp.valid_to
+  CROSS JOIN LATERAL (SELECT coalesce(rp.price, classbill_internal.missing_rate(b.account, 'storage', NULL, NULL,
+                                                                             a.currency, p_day))) AS p(price)
   WHERE b.close_id = p_close AND b.what = 'storage' AND b.day = p_day
     AND b.account IN (SELECT unnest(p_accounts))
   ORDER BY b.account;
@@ -1416,7 +1445,12 @@ BEGIN
          classbill_internal.minutes_of(b.seconds) * p.price, a.currency
   FROM classbill_internal.work_bases AS b
   JOIN classbill.accounts AS a ON a.account = b.account
-  CROSS JOIN LATERAL (SELECT classbill_internal.price_on('export', b.account, a.currency, p_day)) AS p(price)
+  -- the day's price, looked up once per currency rather than once per line
+  LEFT JOIN classbill.rate_periods AS rp
+    ON rp.product = 'export' AND rp.mode IS NULL AND rp.currency = a.currency
+   AND p_day >= rp.valid_from AND p_day < rp.valid_to
+  CROSS JOIN LATERAL (SELECT coalesce(rp.price, classbill_internal.missing_rate(b.account, 'export', NULL, NULL,
+                                                                             a.currency, p_day))) AS p(price)
   WHERE b.close_id = p_close AND b.what = 'export' AND b.day = p_day
     AND b.account IN (SELECT unnest(p_accounts)) AND b.seconds > 0
   ORDER BY b.account;

@@ -108,4 +108,18 @@ FROM serial FULL JOIN (SELECT room, classbill.room_usage(p, e, t)::text AS u
                        FROM pev GROUP BY room) AS part USING (room)
 WHERE serial.u IS DISTINCT FROM part.u;
 
-DROP TABLE pev, hev, serial, parallel, parallel_sorted, ev;
+-- SPEC 7.2 with 1.9: a close reads the digests of its window through
+-- classbill_internal.rows_of (a RETURN QUERY, which may have workers,
+-- where INSERT ... SELECT may not); the workers' partial digests combine
+-- to exactly the serial ones.  Two billing days here (the rows run past
+-- midnight in Asia/Shanghai).
+\set dq 'SELECT d.day, d.digest FROM (SELECT classbill_internal.day_digests(x.room, x.p, x.e, x.t) AS ds FROM public.ev AS x WHERE x.t >= ''2026-11-01 16:00+00'' AND x.t < ''2026-11-04 16:00+00'') AS q, unnest(q.ds) AS d'
+EXPLAIN (COSTS OFF) :dq;
+CREATE TABLE par_digests AS
+  SELECT * FROM classbill_internal.rows_of(:'dq', NULL::classbill_internal.day_digest);
+SET max_parallel_workers_per_gather = 0;
+SELECT count(*) AS days, count(*) FILTER (WHERE s.digest IS DISTINCT FROM p.digest) AS differing_days
+FROM classbill_internal.rows_of(:'dq', NULL::classbill_internal.day_digest) AS s
+FULL JOIN par_digests AS p USING (day);
+
+DROP TABLE pev, hev, serial, parallel, parallel_sorted, ev, par_digests;

@@ -110,16 +110,27 @@ WHERE serial.u IS DISTINCT FROM part.u;
 
 -- SPEC 7.2 with 1.9: a close reads the digests of its window through
 -- classbill_internal.rows_of (a RETURN QUERY, which may have workers,
--- where INSERT ... SELECT may not); the workers' partial digests combine
--- to exactly the serial ones.  Two billing days here (the rows run past
--- midnight in Asia/Shanghai).
+-- where INSERT ... SELECT may not); partial digests, of workers or of
+-- partitions, combine to exactly the serial ones.  Two billing days here
+-- (the rows run past midnight in Asia/Shanghai).
 \set dq 'SELECT d.day, d.digest FROM (SELECT classbill_internal.day_digests(x.room, x.p, x.e, x.t) AS ds FROM public.ev AS x WHERE x.t >= ''2026-11-01 16:00+00'' AND x.t < ''2026-11-04 16:00+00'') AS q, unnest(q.ds) AS d'
-EXPLAIN (COSTS OFF) :dq;
-CREATE TABLE par_digests AS
-  SELECT * FROM classbill_internal.rows_of(:'dq', NULL::classbill_internal.day_digest);
 SET max_parallel_workers_per_gather = 0;
+CREATE TABLE serial_digests AS
+  SELECT * FROM classbill_internal.rows_of(:'dq', NULL::classbill_internal.day_digest);
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) :dq;
 SELECT count(*) AS days, count(*) FILTER (WHERE s.digest IS DISTINCT FROM p.digest) AS differing_days
-FROM classbill_internal.rows_of(:'dq', NULL::classbill_internal.day_digest) AS s
-FULL JOIN par_digests AS p USING (day);
+FROM classbill_internal.rows_of(:'dq', NULL::classbill_internal.day_digest) AS p
+FULL JOIN serial_digests AS s USING (day);
+-- per partition, combined in one process: every partition holds rows of
+-- both days, so each day's digest is a sum of three partial ones
+SET max_parallel_workers_per_gather = 0;
+SET enable_partitionwise_aggregate = on;
+\set hq 'SELECT d.day, d.digest FROM (SELECT classbill_internal.day_digests(x.room, x.p, x.e, x.t) AS ds FROM public.hev AS x WHERE x.t >= ''2026-11-01 16:00+00'' AND x.t < ''2026-11-04 16:00+00'') AS q, unnest(q.ds) AS d'
+EXPLAIN (COSTS OFF) :hq;
+SELECT count(*) AS days, count(*) FILTER (WHERE s.digest IS DISTINCT FROM p.digest) AS differing_days
+FROM classbill_internal.rows_of(:'hq', NULL::classbill_internal.day_digest) AS p
+FULL JOIN serial_digests AS s USING (day);
+RESET enable_partitionwise_aggregate;
 
-DROP TABLE pev, hev, serial, parallel, parallel_sorted, ev, par_digests;
+DROP TABLE pev, hev, serial, parallel, parallel_sorted, ev, serial_digests;

@@ -702,16 +702,16 @@ BEGIN
     -- (the aggregate combines partial digests exactly: sums mod 2^64)
     EXECUTE $q$
       INSERT INTO classbill_internal.work_days (close_id, source, day, now, was)
-      SELECT $6, $3, coalesce(n.day, b.day), coalesce(n.digest, classbill_internal.zero_digest()),
+      SELECT $4, $1, coalesce(n.day, b.day), coalesce(n.digest, classbill_internal.zero_digest()),
              coalesce(b.digest, classbill_internal.zero_digest())
-      FROM classbill_internal.rows_of($7, NULL::classbill_internal.day_digest) AS n
+      FROM classbill_internal.rows_of($5, NULL::classbill_internal.day_digest) AS n
       FULL JOIN (SELECT g.day, g.digest FROM classbill_internal.digest_days AS g
-                 WHERE g.source = $3 AND g.day >= $4 AND g.day < $5) AS b ON b.day = n.day
+                 WHERE g.source = $1 AND g.day >= $2 AND g.day < $3) AS b ON b.day = n.day
       WHERE coalesce(n.digest, classbill_internal.zero_digest())
             IS DISTINCT FROM coalesce(b.digest, classbill_internal.zero_digest())
         AND coalesce(n.day, b.day) IS NOT NULL
       $q$
-    USING classbill.day_start(p_lo), classbill.day_start(p_hi), s, p_lo, p_hi, p_close,
+    USING s, p_lo, p_hi, p_close,
           format('SELECT d.day, d.digest
                   FROM (SELECT classbill_internal.day_digests(%s) AS ds
                         FROM %s AS x WHERE x.%I >= %L AND x.%I < %L) AS q,
@@ -767,7 +767,7 @@ BEGIN
     SELECT $1, r.room FROM (
       -- rooms with events on the day or the next: their presence of the day
       -- (read through rows_of: the scan may have workers)
-      SELECT d.room FROM classbill_internal.rows_of($8, NULL::text) AS d(room)
+      SELECT d.room FROM classbill_internal.rows_of($2, NULL::text) AS d(room)
       UNION
       -- rooms whose events changed
       SELECT w.room FROM classbill_internal.work_digests AS w WHERE w.close_id = $1 AND w.source = 'events'
@@ -776,17 +776,17 @@ BEGIN
       SELECT b.room
       FROM (SELECT DISTINCT ON (lr.room) lr.room, lr.room_digest
             FROM classbill.ledger_rooms AS lr
-            WHERE lr.day >= $4 AND lr.day < $5 AND (lr.account IN (SELECT unnest($6::text[])) OR $7)
+            WHERE lr.day >= $3 AND lr.day < $4 AND (lr.account IN (SELECT unnest($5::text[])) OR $6)
             ORDER BY lr.room, lr.close_id DESC) AS b
       LEFT JOIN (%4$s) AS y ON y.room = b.room::%3$s
       WHERE b.room_digest IS DISTINCT FROM coalesce(y.dg, classbill_internal.zero_digest())) AS r $q$,
     classbill.source('events'), classbill.source('rooms'), room_type,
     classbill_internal.room_rows_sql(format(
-      $w$IN (SELECT lr.room::%1$s FROM classbill.ledger_rooms AS lr WHERE lr.day >= $4 AND lr.day < $5)$w$, room_type)))
-  USING p_close, classbill.day_start(p_day), classbill.day_start(p_day + 2), p_day - p_reach, p_day, p_accounts,
-        cardinality(p_accounts) = (SELECT count(*) FROM classbill.accounts),
+      $w$IN (SELECT lr.room::%1$s FROM classbill.ledger_rooms AS lr WHERE lr.day >= $3 AND lr.day < $4)$w$, room_type)))
+  USING p_close,
         format('SELECT d.room::text FROM (SELECT DISTINCT x.room FROM %s AS x WHERE x.at >= %L AND x.at < %L) AS d',
-               classbill.source('events'), classbill.day_start(p_day), classbill.day_start(p_day + 2));
+               classbill.source('events'), classbill.day_start(p_day), classbill.day_start(p_day + 2)),
+        p_day - p_reach, p_day, p_accounts, cardinality(p_accounts) = (SELECT count(*) FROM classbill.accounts);
   PERFORM classbill_internal.analyze_work('work_digests');
 
   -- a close of a few of the accounts (one asked for, or days held back)
@@ -1426,9 +1426,7 @@ BEGIN
   FROM classbill_internal.work_bases AS b
   JOIN classbill.accounts AS a ON a.account = b.account
   -- the day's price, looked up once per currency rather than once per line
-  LEFT JOIN classbill.rate_periods AS rp
-    ON rp.product = 'storage' AND rp.mode IS NULL AND rp.currency = a.currency
-   AND p_day >= rp.valid_from AND p_day < rp.valid_to
+  LEFT JOIN classbill_internal.prices_on('storage', p_day) AS rp ON rp.currency = a.currency
   CROSS JOIN LATERAL (SELECT coalesce(rp.price, classbill_internal.missing_rate(b.account, 'storage', NULL, NULL,
                                                                              a.currency, p_day))) AS p(price)
   WHERE b.close_id = p_close AND b.what = 'storage' AND b.day = p_day
@@ -1446,9 +1444,7 @@ BEGIN
   FROM classbill_internal.work_bases AS b
   JOIN classbill.accounts AS a ON a.account = b.account
   -- the day's price, looked up once per currency rather than once per line
-  LEFT JOIN classbill.rate_periods AS rp
-    ON rp.product = 'export' AND rp.mode IS NULL AND rp.currency = a.currency
-   AND p_day >= rp.valid_from AND p_day < rp.valid_to
+  LEFT JOIN classbill_internal.prices_on('export', p_day) AS rp ON rp.currency = a.currency
   CROSS JOIN LATERAL (SELECT coalesce(rp.price, classbill_internal.missing_rate(b.account, 'export', NULL, NULL,
                                                                              a.currency, p_day))) AS p(price)
   WHERE b.close_id = p_close AND b.what = 'export' AND b.day = p_day

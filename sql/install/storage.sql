@@ -281,6 +281,17 @@ COMMENT ON FUNCTION classbill_internal.storage_amount(numeric, integer, numeric)
 
 -- The price in effect on a day for a rate card key without mode and
 -- tier, or the error naming account, product and day (SPEC 3.2).
+CREATE FUNCTION classbill_internal.prices_on(p_product classbill.product, p_day date)
+RETURNS TABLE (currency text, price numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT rp.currency, rp.price FROM classbill.rate_periods AS rp
+  WHERE rp.product = p_product AND rp.mode IS NULL AND p_day >= rp.valid_from AND p_day < rp.valid_to
+$$;
+COMMENT ON FUNCTION classbill_internal.prices_on(classbill.product, date) IS
+  'The storage or export prices in effect on a day, one per currency that has one (a close joins them once for all its lines)';
+
 CREATE FUNCTION classbill_internal.price_on(p_product classbill.product, p_account text,
                                    p_currency text, p_day date)
 RETURNS numeric
@@ -288,9 +299,7 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT coalesce(
-    (SELECT rp.price FROM classbill.rate_periods AS rp
-     WHERE rp.product = p_product AND rp.mode IS NULL AND rp.currency = p_currency
-       AND p_day >= rp.valid_from AND p_day < rp.valid_to),
+    (SELECT p.price FROM classbill_internal.prices_on(p_product, p_day) AS p WHERE p.currency = p_currency),
     classbill_internal.missing_rate(p_account, p_product, NULL, NULL, p_currency, p_day))
 $$;
 COMMENT ON FUNCTION classbill_internal.price_on(classbill.product, text, text, date) IS

@@ -572,20 +572,37 @@ cb_room_sorted(const CbRoomState *st)
 	return 1;
 }
 
+/* tmp holds nevents CbEvents */
+static void
+sort_in_place(CbRoomState *st, CbEvent *tmp)
+{
+	if (is_wide(st))
+		cb_sort_events((CbEvent *) data_of(st), st->nevents, tmp);
+	else if (st->nevents >= RADIX_FROM)
+		radix_sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
+	else
+		sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
+}
+
+void
+cb_room_sort(CbRoomState *st, const CbMem *mem)
+{
+	CbEvent    *tmp;
+
+	if (st->nevents < 2 || cb_room_sorted(st))
+		return;
+	tmp = mem->alloc(mem->arg, (size_t) st->nevents * sizeof(CbEvent));
+	sort_in_place(st, tmp);
+	mem->free(mem->arg, tmp);
+}
+
 void
 cb_room_events_in_order(CbRoomState *st, CbEvent *out, CbEvent *tmp)
 {
 	uint32_t	i;
 
 	if (tmp != NULL)
-	{
-		if (is_wide(st))
-			cb_sort_events((CbEvent *) data_of(st), st->nevents, tmp);
-		else if (st->nevents >= RADIX_FROM)
-			radix_sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
-		else
-			sort_keys((uint64_t *) data_of(st), st->nevents, (uint64_t *) tmp);
-	}
+		sort_in_place(st, tmp);
 	/* first writes to a fresh array: page faults, worth a check per block */
 	for (i = 0; i < st->nevents;)
 	{
@@ -664,17 +681,8 @@ cb_room_merge(CbRoomState **dst, const CbMem *mem, const CbRoomState *src)
 size_t
 cb_room_serial_size(const CbRoomState *st)
 {
-	uint64_t	namebytes = 0;
-	uint32_t	k;
-
-	for (k = 0; k < st->nparticipants; k++)
-	{
-		size_t		len;
-
-		(void) cb_room_name(st, k, &len);
-		namebytes += len;
-	}
-	return cb_state_size(st->nparticipants, namebytes, st->nevents);
+	/* namebytes is the sum of the names' lengths (cb_room_participant) */
+	return cb_state_size(st->nparticipants, st->namebytes, st->nevents);
 }
 
 void
@@ -717,7 +725,78 @@ cb_room_serialize(const CbRoomState *st, uint8_t *out)
 CbRoomStatus
 cb_room_deserialize(const CbStateView *v, const CbMem *mem, CbRoomState **out)
 {
-	CbRoomState *st = cb_room_create(mem, v->nevents);
+	*out = cb_room_create(mem, v->nevents);
+	return cb_room_merge_serialized(out, mem, v);
+}
+
+/*
+ * The events of v, in dst's participant numbers (map), merged with dst's
+ * own when both runs are in processing order and all of v's fit dst's
+ * narrow keys: then the result is in order too.  Returns 0, having
+ * changed nothing, when they do not; the caller appends instead.  dst
+ * has room for v's events (cb_room_reserve).
+ */
+static int
+merge_sorted_runs(CbRoomState *st, const CbMem *mem, const CbStateView *v,
+				  const uint32_t *map)
+{
+	uint64_t   *a = (uint64_t *) data_of(st);
+	uint64_t   *b;
+	uint64_t	prev = 0;
+	int64_t		i,
+				j,
+				w;
+
+	if (is_wide(st) || st->nevents == 0 || v->nevents == 0 || !cb_room_sorted(st))
+		return 0;
+	b = mem->alloc(mem->arg, (size_t) v->nevents * sizeof(uint64_t));
+	for (j = 0; j < v->nevents; j++)
+	{
+		CbEvent		e;
+		int64_t		at;
+		int			kind;
+		uint32_t	pid;
+
+		cb_state_event(v, (uint32_t) j, &e);
+		at = cb_event_at(&e);
+		kind = cb_event_kind(&e);
+		pid = cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0;
+		if (at < st->base || at - st->base >= CB_NARROW_SPAN || pid >= CB_NARROW_MAX_PIDS)
+			break;
+		b[j] = narrow_key(st, at, kind, pid);
+		if (NARROW_ORDER(b[j]) < prev)
+			break;
+		prev = NARROW_ORDER(b[j]);
+	}
+	if (j < v->nevents)
+	{
+		mem->free(mem->arg, b);
+		return 0;
+	}
+
+	/*
+	 * From the end: the slot written, i + j + 1, lies past every unread
+	 * event of a while any of b is left, and once b is done a's are in
+	 * place.
+	 */
+	i = (int64_t) st->nevents - 1;
+	j = (int64_t) v->nevents - 1;
+	w = i + j + 1;
+	while (j >= 0)
+	{
+		if (i >= 0 && NARROW_ORDER(a[i]) > NARROW_ORDER(b[j]))
+			a[w--] = a[i--];
+		else
+			a[w--] = b[j--];
+	}
+	st->nevents += v->nevents;
+	mem->free(mem->arg, b);
+	return 1;
+}
+
+CbRoomStatus
+cb_room_merge_serialized(CbRoomState **dst, const CbMem *mem, const CbStateView *v)
+{
 	uint32_t   *map = NULL;
 	const uint8_t *name = v->names;
 	CbRoomStatus status = CB_ROOM_OK;
@@ -729,21 +808,25 @@ cb_room_deserialize(const CbStateView *v, const CbMem *mem, CbRoomState **out)
 	{
 		uint32_t	len = cb_get32(v->lengths + 4 * (size_t) i);
 
-		status = cb_room_participant(&st, mem, (const char *) name, len, &map[i]);
+		status = cb_room_participant(dst, mem, (const char *) name, len, &map[i]);
 		name += len;
 	}
-	for (i = 0; i < v->nevents && status == CB_ROOM_OK; i++)
+	if (status == CB_ROOM_OK)
+		status = cb_room_reserve(dst, mem, v->nevents);
+	if (status == CB_ROOM_OK && !merge_sorted_runs(*dst, mem, v, map))
 	{
-		CbEvent		e;
-		int			kind;
+		for (i = 0; i < v->nevents && status == CB_ROOM_OK; i++)
+		{
+			CbEvent		e;
+			int			kind;
 
-		cb_state_event(v, i, &e);
-		kind = cb_event_kind(&e);
-		status = cb_room_add_event(&st, mem, cb_event_at(&e), kind,
-								   cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0);
+			cb_state_event(v, i, &e);
+			kind = cb_event_kind(&e);
+			status = cb_room_add_event(dst, mem, cb_event_at(&e), kind,
+									   cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0);
+		}
 	}
 	if (map)
 		mem->free(mem->arg, map);
-	*out = st;
 	return status;
 }

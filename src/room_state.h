@@ -145,6 +145,13 @@ extern CbRoomStatus cb_room_merge(CbRoomState **dst, const CbMem *mem,
 								  const CbRoomState *src);
 
 /*
+ * Put the state's own events in processing order (changes nothing they
+ * mean); tmp space comes from mem.  Parallel workers do this before they
+ * serialize, so that the leader merges sorted runs instead of sorting.
+ */
+extern void cb_room_sort(CbRoomState *st, const CbMem *mem);
+
+/*
  * The serialized form of state_codec.h: participant names, not numbers.
  * cb_room_serial_size is 0 when the form would not fit in size_t.
  */
@@ -154,5 +161,14 @@ extern void cb_room_serialize(const CbRoomState *st, uint8_t *out);
 /* A state from a serialized form that cb_state_open accepted. */
 extern CbRoomStatus cb_room_deserialize(const struct CbStateView *v,
 										const CbMem *mem, CbRoomState **out);
+
+/*
+ * Add the events of a serialized form straight to *dst, as deserializing
+ * it and merging would, without building the state in between.  When
+ * both are in processing order, the result is too (a merge of the two
+ * runs, in place from the end), so the final function need not sort.
+ */
+extern CbRoomStatus cb_room_merge_serialized(CbRoomState **dst, const CbMem *mem,
+											 const struct CbStateView *v);
 
 #endif							/* CLASSBILL_ROOM_STATE_H */

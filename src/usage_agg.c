@@ -17,6 +17,14 @@
  * processing order and sweeps them; it reads classbill.billing_timezone
  * then, so the zone lives in the result and nowhere in the state.
  *
+ * Over a plain table every worker holds a part of every room, and the
+ * leader alone combines and sweeps them all, so the work is shifted off
+ * the leader: a worker sorts its part before serializing it; the leader's
+ * deserialize function only checks the form and hands combine a view of
+ * it (UsageView), and combine merges the view's sorted run straight into
+ * the group's sorted state, so no state is built twice and the final
+ * function finds its events in order.
+ *
  *-------------------------------------------------------------------------
  */
 #include "classbill.h"
@@ -26,6 +34,35 @@
 
 #include "event_input.h"
 #include "state_codec.h"
+
+/*
+ * What the deserialize function returns: a checked serialized form, not a
+ * state.  Its first word is 0 where a CbRoomState's is its size, never 0,
+ * so combine tells the two apart (partial states reach combine
+ * unserialized when no process boundary lies between, as in a
+ * partitionwise plan without workers).
+ */
+typedef struct UsageView
+{
+	uint64		zero;
+	CbStateView v;
+} UsageView;
+
+static inline bool
+is_view(const void *p)
+{
+	return ((const UsageView *) p)->zero == 0;
+}
+
+static inline CbRoomState *
+state_arg(FunctionCallInfo fcinfo, int n)
+{
+	CbRoomState *st = (CbRoomState *) PG_GETARG_POINTER(n);
+
+	if (is_view(st))
+		elog(ERROR, "room_usage: a serialized state where a state was expected");
+	return st;
+}
 
 CB_FUNCTION(classbill_room_usage_trans);
 Datum
@@ -77,16 +114,29 @@ classbill_room_usage_combine(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, &aggctx))
 		elog(ERROR, "classbill_room_usage_combine called in non-aggregate context");
 
-	st1 = PG_ARGISNULL(0) ? NULL : (CbRoomState *) PG_GETARG_POINTER(0);
-	st2 = PG_ARGISNULL(1) ? NULL : (CbRoomState *) PG_GETARG_POINTER(1);
-	if (st2 == NULL)
+	st1 = PG_ARGISNULL(0) ? NULL : state_arg(fcinfo, 0);
+	if (PG_ARGISNULL(1))
 	{
 		if (st1 == NULL)
 			PG_RETURN_NULL();
 		PG_RETURN_POINTER(st1);
 	}
-	/* never hand back st2: it lives in memory the executor will reset */
+	/* never hand back the second: it lives in memory the executor will reset */
 	mem = cb_memory_in(aggctx);
+	if (is_view(PG_GETARG_POINTER(1)))
+	{
+		const CbStateView *v = &((const UsageView *) PG_GETARG_POINTER(1))->v;
+
+		if (st1 == NULL)
+			cb_check_room(cb_room_deserialize(v, &mem, &st1));
+		else
+		{
+			cb_check_room_size(st1, v->nevents);
+			cb_check_room(cb_room_merge_serialized(&st1, &mem, v));
+		}
+		PG_RETURN_POINTER(st1);
+	}
+	st2 = state_arg(fcinfo, 1);
 	if (st1 == NULL)
 	{
 		cb_check_room_size(st2, 0);
@@ -101,8 +151,9 @@ CB_FUNCTION(classbill_room_usage_serial);
 Datum
 classbill_room_usage_serial(PG_FUNCTION_ARGS)
 {
-	CbRoomState *st = (CbRoomState *) PG_GETARG_POINTER(0);
+	CbRoomState *st = state_arg(fcinfo, 0);
 	Size		size = cb_room_serial_size(st);
+	CbMem		mem = cb_memory_in(CurrentMemoryContext);
 	bytea	   *result;
 
 	if (size == 0 || size > MaxAllocSize - VARHDRSZ)
@@ -111,32 +162,36 @@ classbill_room_usage_serial(PG_FUNCTION_ARGS)
 				 errmsg("room_usage state of %u events is too large to pass between processes",
 						st->nevents),
 				 errhint("Disable parallel aggregation for this query (SET max_parallel_workers_per_gather = 0).")));
+	/* sorted here, in the worker, the leader's combine merges sorted runs */
+	cb_room_sort(st, &mem);
 	result = palloc(VARHDRSZ + size);
 	SET_VARSIZE(result, VARHDRSZ + size);
 	cb_room_serialize(st, (uint8 *) VARDATA(result));
 	PG_RETURN_BYTEA_P(result);
 }
 
-/* The result lives in the current memory context; combine reads it once. */
+/*
+ * A checked view of the form (UsageView), in the current memory context
+ * with the detoasted bytes it points into; combine reads it once, before
+ * the executor resets that context.
+ */
 CB_FUNCTION(classbill_room_usage_deserial);
 Datum
 classbill_room_usage_deserial(PG_FUNCTION_ARGS)
 {
 	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
-	CbMem		mem = cb_memory_in(CurrentMemoryContext);
-	CbStateView v;
+	UsageView  *view = palloc(sizeof(UsageView));
 	const char *why;
-	CbRoomState *st;
 
-	why = cb_state_open((const uint8 *) VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), &v);
+	why = cb_state_open((const uint8 *) VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw), &view->v);
 	if (why != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid room_usage aggregate state: %s", why)));
-	if (v.nevents > (uint32) cb_max_room_events)
-		cb_room_limit_exceeded(v.nevents);
-	cb_check_room(cb_room_deserialize(&v, &mem, &st));
-	PG_RETURN_POINTER(st);
+	if (view->v.nevents > (uint32) cb_max_room_events)
+		cb_room_limit_exceeded(view->v.nevents);
+	view->zero = 0;
+	PG_RETURN_POINTER(view);
 }
 
 CB_FUNCTION(classbill_room_usage_final);
@@ -153,7 +208,7 @@ classbill_room_usage_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	st = (CbRoomState *) PG_GETARG_POINTER(0);
+	st = state_arg(fcinfo, 0);
 	ev = cb_room_events(st);
 
 	tz = cb_billing_tz();

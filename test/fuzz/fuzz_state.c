@@ -20,6 +20,11 @@
  * deserializing folds those into one), and serializing that once more
  * gives the very same bytes.
  *
+ * And the leader's combine (cb_room_merge_serialized): the sorted state's
+ * own form merged into a copy of it holds every row twice, in processing
+ * order where the room has narrow keys (a merge of sorted runs), and a
+ * row given twice changes the counters, never the minutes (SPEC 1.4).
+ *
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -267,6 +272,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sweep(st, &arena, &r1);
 	sweep(back, &arena, &r2);
 	FUZZ_CHECK(same_result(&r1, &r2), "a round trip changed the result");
+
+	/* st is in processing order now: its form merged into a copy of it */
+	{
+		CbStateView v3;
+		uint8_t    *ser3;
+		size_t		len3;
+		CbRoomState *twice = cb_room_copy(st, &fuzz_mem);
+		CbSweepResult r3;
+
+		ser3 = serialize(st, &len3);
+		why = cb_state_open(ser3, len3, &v3);
+		FUZZ_CHECK(why == NULL, "own serialized form refused: %s", why);
+		status = cb_room_merge_serialized(&twice, &fuzz_mem, &v3);
+		FUZZ_CHECK(status == CB_ROOM_OK, "cb_room_merge_serialized: %d", (int) status);
+		FUZZ_CHECK(twice->nevents == 2 * st->nevents && twice->nparticipants == st->nparticipants,
+				   "merged: %u rows, %u participants", twice->nevents, twice->nparticipants);
+		FUZZ_CHECK(st->base == CB_WIDE || cb_room_sorted(twice),
+				   "two sorted runs merged out of order");
+		sweep(twice, &arena, &r3);
+		FUZZ_CHECK(r3.participants == r1.participants && r3.ndays == r1.ndays,
+				   "rows given twice changed the participants or the days");
+		for (i = 0; i < r1.ndays; i++)
+			FUZZ_CHECK(r3.days[i].day == r1.days[i].day && r3.days[i].usec == r1.days[i].usec,
+					   "rows given twice changed the minutes of day %d", r1.days[i].day);
+		free(ser3);
+		cb_room_free(twice, &fuzz_mem);
+	}
 
 	free(off);
 	free(off2);

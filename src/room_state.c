@@ -179,10 +179,11 @@ make_room(CbRoomState **stp, const CbMem *mem, uint64_t need)
 	return CB_ROOM_OK;
 }
 
-CbRoomState *
-cb_room_create(const CbMem *mem, uint32_t events)
+/* An empty state of at least `bytes`, header included. */
+static CbRoomState *
+create_sized(const CbMem *mem, uint64_t bytes)
 {
-	uint64_t	size = buffer_size_for(HEADER + (uint64_t) events * sizeof(uint64_t));
+	uint64_t	size = buffer_size_for(bytes);
 	CbRoomState *st = mem->alloc(mem->arg, (size_t) size);
 
 	st->size = size;
@@ -194,6 +195,12 @@ cb_room_create(const CbMem *mem, uint32_t events)
 	st->index = NULL;
 	st->seen = 0;
 	return st;
+}
+
+CbRoomState *
+cb_room_create(const CbMem *mem, uint32_t events)
+{
+	return create_sized(mem, HEADER + (uint64_t) events * sizeof(uint64_t));
 }
 
 CbRoomStatus
@@ -725,7 +732,22 @@ cb_room_serialize(const CbRoomState *st, uint8_t *out)
 CbRoomStatus
 cb_room_deserialize(const CbStateView *v, const CbMem *mem, CbRoomState **out)
 {
-	*out = cb_room_create(mem, v->nevents);
+	uint32_t	reccap = 0;
+	CbRoomState *st;
+
+	/*
+	 * Sized for all of it at once: the records the participants would
+	 * have reserved one doubling at a time (4, 8, 16, ...), the names and
+	 * the events as narrow keys; nothing moves while it is filled (unless
+	 * the events need 12 bytes).  Records reserved but unused are allowed:
+	 * a forged form may name a participant twice.
+	 */
+	while (reccap < v->nparticipants)
+		reccap = reccap ? reccap * 2 : 4;
+	st = create_sized(mem, HEADER + (uint64_t) reccap * sizeof(Record) +
+					  v->namebytes + (uint64_t) v->nevents * sizeof(uint64_t));
+	st->reccap = reccap;
+	*out = st;
 	return cb_room_merge_serialized(out, mem, v);
 }
 
@@ -804,6 +826,8 @@ cb_room_merge_serialized(CbRoomState **dst, const CbMem *mem, const CbStateView 
 
 	if (v->nparticipants > 0)
 		map = mem->alloc(mem->arg, (size_t) v->nparticipants * sizeof(uint32_t));
+	/* the events' room first: participants new to dst rarely need more */
+	status = cb_room_reserve(dst, mem, v->nevents);
 	for (i = 0; i < v->nparticipants && status == CB_ROOM_OK; i++)
 	{
 		uint32_t	len = cb_get32(v->lengths + 4 * (size_t) i);

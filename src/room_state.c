@@ -651,6 +651,16 @@ cb_room_copy(const CbRoomState *src, const CbMem *mem)
 	return st;
 }
 
+/* Append event e of another state, its participant renumbered by map. */
+static inline CbRoomStatus
+add_mapped(CbRoomState **dst, const CbMem *mem, const CbEvent *e, const uint32_t *map)
+{
+	int			kind = cb_event_kind(e);
+
+	return cb_room_add_event(dst, mem, cb_event_at(e), kind,
+							 cb_kind_has_participant(kind) ? map[cb_event_pid(e)] : 0);
+}
+
 CbRoomStatus
 cb_room_merge(CbRoomState **dst, const CbMem *mem, const CbRoomState *src)
 {
@@ -673,12 +683,9 @@ cb_room_merge(CbRoomState **dst, const CbMem *mem, const CbRoomState *src)
 	for (i = 0; i < src->nevents && status == CB_ROOM_OK; i++)
 	{
 		CbEvent		e;
-		int			kind;
 
 		cb_room_event(src, i, &e);
-		kind = cb_event_kind(&e);
-		status = cb_room_add_event(dst, mem, cb_event_at(&e), kind,
-								   cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0);
+		status = add_mapped(dst, mem, &e, map);
 	}
 	if (map)
 		mem->free(mem->arg, map);
@@ -842,12 +849,9 @@ cb_room_merge_serialized(CbRoomState **dst, const CbMem *mem, const CbStateView 
 		for (i = 0; i < v->nevents && status == CB_ROOM_OK; i++)
 		{
 			CbEvent		e;
-			int			kind;
 
 			cb_state_event(v, i, &e);
-			kind = cb_event_kind(&e);
-			status = cb_room_add_event(dst, mem, cb_event_at(&e), kind,
-									   cb_kind_has_participant(kind) ? map[cb_event_pid(&e)] : 0);
+			status = add_mapped(dst, mem, &e, map);
 		}
 	}
 	if (map)

@@ -133,4 +133,39 @@ FROM classbill_internal.rows_of(:'hq', NULL::classbill_internal.day_digest) AS p
 FULL JOIN serial_digests AS s USING (day);
 RESET enable_partitionwise_aggregate;
 
-DROP TABLE pev, hev, serial, parallel, parallel_sorted, ev, serial_digests;
+-- rooms whose rows lie 16 months apart, in two partitions by time, each
+-- aggregated apart in a worker: every room's two partial states keep
+-- 8-byte keys counted from their own rows, and the leader's merge of the
+-- sorted runs must see that the second's rows do not fit the first's
+-- keys (the state then takes 12-byte events)
+SET max_parallel_workers_per_gather = 0;
+CREATE TABLE fev (room int, p text, e text, t timestamptz) PARTITION BY RANGE (t);
+CREATE TABLE fev_a PARTITION OF fev FOR VALUES FROM (MINVALUE) TO ('2027-06-01')
+  WITH (parallel_workers = 0);
+CREATE TABLE fev_b PARTITION OF fev FOR VALUES FROM ('2027-06-01') TO (MAXVALUE)
+  WITH (parallel_workers = 0);
+INSERT INTO fev
+SELECT r, 'p' || k, x.e,
+       x.base + ((r * 7 + k * 13) % 90) * interval '1 minute' + x.off * interval '1 minute'
+FROM generate_series(1, 300) AS r, generate_series(1, 1 + r % 5) AS k,
+     LATERAL (VALUES ('join', timestamptz '2026-11-02 20:00+08', 0),
+                     ('leave', timestamptz '2026-11-02 20:00+08', 20 + (r + k) % 40),
+                     ('join', timestamptz '2028-03-05 09:00+08', 0),
+                     ('leave', timestamptz '2028-03-05 09:00+08', 15 + (r * k) % 50)) AS x(e, base, off);
+ANALYZE fev;
+CREATE TABLE fserial AS
+  SELECT room, classbill.room_usage(p, e, t)::text AS u FROM fev GROUP BY room;
+SELECT count(*) AS rooms, sum(classbill.minutes(u::classbill.usage)) AS minutes FROM fserial;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+SET enable_partitionwise_aggregate = on;
+EXPLAIN (COSTS OFF)
+  SELECT room, classbill.room_usage(p, e, t) FROM fev GROUP BY room;
+SELECT count(*) AS differing_rooms
+FROM fserial FULL JOIN (SELECT room, classbill.room_usage(p, e, t)::text AS u
+                        FROM fev GROUP BY room) AS par USING (room)
+WHERE fserial.u IS DISTINCT FROM par.u;
+RESET enable_partitionwise_aggregate;
+RESET parallel_leader_participation;
+
+DROP TABLE pev, hev, fev, fserial, serial, parallel, parallel_sorted, ev, serial_digests;
